@@ -1,0 +1,25 @@
+"""Data sets of the VCD benchmarks, and helpers to fit on your own data.
+
+- `binarized_mnist.load_data()`: statically binarised MNIST (50k/10k/10k).
+- `fashion_mnist.load_data()`: Fashion-MNIST binarised at 0.5 (60k/10k).
+- `with_indices(x)`: attaches training-set indices, for "local" control variates.
+- `image_folder_dataset(directory)`: a folder of images as flat vectors in [0, 1].
+
+Every downloaded or local file is checked against its sha256, and the binarised
+arrays are cached under `$KERAS_HOME/datasets/keras_vcd` (default
+`~/.keras/datasets/keras_vcd`); `$KERAS_VCD_DATA_DIR` names a local directory
+searched first.
+"""
+
+from keras_vcd.datasets import binarized_mnist, fashion_mnist
+from keras_vcd.datasets._pipeline import image_folder_dataset, with_indices
+from keras_vcd.datasets._sources import ChecksumError, DataUnavailableError
+
+__all__ = [
+    "ChecksumError",
+    "DataUnavailableError",
+    "binarized_mnist",
+    "fashion_mnist",
+    "image_folder_dataset",
+    "with_indices",
+]

@@ -1,0 +1,79 @@
+"""The likelihood p(x | z) = Bernoulli(logits = MLP(z))."""
+
+import keras
+from keras import ops
+
+from keras_vcd.layers.mlp import check_hidden_units, make_mlp
+
+
+def bernoulli_log_likelihood(x, logits):
+    """sum_d [x_d log sigmoid(l_d) + (1 - x_d) log sigmoid(-l_d)], computed stably.
+
+    Uses `-softplus(-l) * x - softplus(l) * (1 - x)` rewritten as
+    `x * l - softplus(l)`, which never takes the log of a rounded sigmoid.
+    Fractional `x` in (0, 1) gives the cross-entropy with those targets.
+
+    Args:
+        x: `(..., D)` targets in [0, 1].
+        logits: `(..., D)` Bernoulli logits.
+
+    Returns:
+        `(...)` log-likelihoods, summed over the last axis.
+    """
+    return ops.sum(x * logits - ops.softplus(logits), axis=-1)
+
+
+@keras.saving.register_keras_serializable(package="keras_vcd")
+class BernoulliDecoder(keras.layers.Layer):
+    """Maps latent codes to the logits of independent Bernoulli pixels.
+
+    Args:
+        output_dim: number of observed binary features D (784 for MNIST).
+        hidden_units: sizes of the hidden layers of the MLP.
+        activation: activation of the hidden layers.
+
+    Call arguments:
+        z: `(batch, latent_dim)` latent codes.
+
+    Returns:
+        `(batch, output_dim)` logits.
+
+    Example:
+
+    >>> import numpy as np, keras_vcd as kv
+    >>> decoder = kv.BernoulliDecoder(output_dim=784, hidden_units=(200, 200))
+    >>> z = np.zeros((2, 10), "float32")
+    >>> tuple(decoder(z).shape), tuple(decoder.log_likelihood(np.ones((2, 784)), z).shape)
+    ((2, 784), (2,))
+    """
+
+    def __init__(self, output_dim=784, hidden_units=(200, 200), activation="relu", **kwargs):
+        super().__init__(**kwargs)
+        if not isinstance(output_dim, int) or output_dim < 1:
+            raise ValueError(f"output_dim must be a positive int, received {output_dim!r}.")
+        self.output_dim = output_dim
+        self.hidden_units = check_hidden_units(hidden_units)
+        self.activation = activation
+        self.network = make_mlp(self.hidden_units, output_dim, activation, name="network")
+
+    def build(self, input_shape):
+        self.network.build(input_shape)
+
+    def call(self, z):
+        return self.network(z)
+
+    def compute_output_spec(self, z):
+        return keras.KerasTensor((z.shape[0], self.output_dim), dtype=self.compute_dtype)
+
+    def log_likelihood(self, x, z):
+        """log p(x | z), shape `(batch,)`, by `bernoulli_log_likelihood`."""
+        return bernoulli_log_likelihood(x, self(z))
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            output_dim=self.output_dim,
+            hidden_units=list(self.hidden_units),
+            activation=self.activation,
+        )
+        return config

@@ -1,0 +1,91 @@
+"""One Hamiltonian Monte Carlo transition, batched over independent chains."""
+
+import collections
+
+import tensorflow as tf
+
+from keras_vcd.mcmc.leapfrog import leapfrog, value_and_gradient
+from keras_vcd.mcmc import randomness
+
+# What the next transition needs: the position, its log density and that gradient.
+HMCState = collections.namedtuple(
+    "HMCState", ["position", "target_log_prob", "grad_target_log_prob"]
+)
+
+# Diagnostics of one transition, per chain: min(1, exp(-energy_change)), whether the
+# proposal was kept, and the change of the Hamiltonian (+inf for a non-finite proposal).
+HMCInfo = collections.namedtuple(
+    "HMCInfo", ["accept_prob", "is_accepted", "energy_change"]
+)
+
+
+def init_state(target_log_prob_fn, position):
+    """Builds the `HMCState` at `position` (one log density and gradient evaluation)."""
+    log_prob, grad = value_and_gradient(target_log_prob_fn, position)
+    return HMCState(position, log_prob, grad)
+
+
+def hmc_transition(target_log_prob_fn, state, step_size, num_leapfrog_steps, seed):
+    """Runs one HMC transition per chain with a Metropolis test per chain.
+
+    The gradient at the current state is carried in `state`, so a transition costs
+    `num_leapfrog_steps` gradient evaluations. A proposal whose log density or gradient
+    is not finite is rejected, so no NaN or Inf ever enters the state.
+
+    Args:
+        target_log_prob_fn: batched log density, `(batch, dim) -> (batch,)`.
+        state: the current `HMCState`.
+        step_size: scalar step size shared by all chains.
+        num_leapfrog_steps: Python int >= 1.
+        seed: shape-`[2]` integer tensor for stateless random ops; the same seed
+            gives the same transition, with or without XLA.
+
+    Returns:
+        `(new_state, info)`: an `HMCState` and an `HMCInfo` of per-chain tensors.
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from keras_vcd import mcmc
+    >>> target = lambda z: -0.5 * tf.reduce_sum(z**2, axis=-1)
+    >>> state = mcmc.init_state(target, tf.zeros([4, 2]))
+    >>> state, info = mcmc.hmc_transition(target, state, 0.5, 5, seed=[1, 2])
+    >>> state.position.shape
+    TensorShape([4, 2])
+    """
+    position = state.position
+    momentum = randomness.normal(
+        tf.shape(position), randomness.fold_in(seed, 0), position.dtype
+    )
+    new_position, new_momentum, new_log_prob, new_grad = leapfrog(
+        target_log_prob_fn, position, momentum, state.grad_target_log_prob,
+        step_size, num_leapfrog_steps,
+    )
+
+    def kinetic(p):
+        return 0.5 * tf.reduce_sum(tf.square(p), axis=-1)
+
+    energy_change = (kinetic(new_momentum) - new_log_prob) - (
+        kinetic(momentum) - state.target_log_prob
+    )
+    finite = tf.logical_and(
+        tf.math.is_finite(energy_change),
+        tf.reduce_all(tf.math.is_finite(new_grad), axis=-1),
+    )
+    energy_change = tf.where(finite, energy_change, tf.constant(float("inf"), energy_change.dtype))
+    log_accept_prob = tf.minimum(tf.zeros_like(energy_change), -energy_change)
+    uniform = randomness.uniform(
+        tf.shape(energy_change), randomness.fold_in(seed, 1), energy_change.dtype
+    )
+    is_accepted = tf.math.log(uniform) < log_accept_prob
+
+    def select(new, old):
+        keep = tf.reshape(is_accepted, [-1] + [1] * (len(new.shape) - 1))
+        return tf.where(keep, new, old)
+
+    new_state = HMCState(
+        select(new_position, position),
+        select(new_log_prob, state.target_log_prob),
+        select(new_grad, state.grad_target_log_prob),
+    )
+    return new_state, HMCInfo(tf.exp(log_accept_prob), is_accepted, energy_change)

@@ -1,0 +1,387 @@
+"""`VCDModel`: a VAE whose latent samples are refined by HMC, trained by VCD."""
+
+import contextlib
+
+import numpy as np
+import keras
+import tensorflow as tf
+
+from keras_vcd import mcmc, optimizers, validation
+from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
+from keras_vcd.models import objectives
+from keras_vcd.models.control_variates import make_control_variate
+from keras_vcd.replicas import replica_id
+
+_HMC_METRICS = ("log_lik_qt", "stoch_vcd", "hmc_accept_rate")
+# Steps run per call into the compiled function: removes the per-step host round trip.
+DEFAULT_STEPS_PER_EXECUTION = 10
+
+
+def split_inputs(data):
+    """Returns `(x, index)` from a batch: an array, `(x,)`, or `{"x", "index"}`."""
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    if isinstance(x, dict):
+        if "x" not in x:
+            raise ValueError(f"A dict batch needs the key 'x'; received keys {sorted(x)}.")
+        return x["x"], x.get("index")
+    return x, None
+
+
+@keras.saving.register_keras_serializable(package="keras_vcd")
+class VCDModel(keras.Model):
+    """A variational autoencoder trained with the Variational Contrastive Divergence.
+
+    Per step: `(mean, std) = encoder(x)`, `z0 = mean + std * eps`, `z_T` = HMC from z0
+    targeting p(z | x), then the objective's encoder and decoder losses, each applied
+    to its own parameter group by its own optimizer (see `compile`).
+
+    Args:
+        encoder: a `GaussianEncoder`.
+        decoder: a `BernoulliDecoder`.
+        refiner: an `HMCRefine`; the paper's `HMCRefine()` if None.
+        objective: `"vcd"` (default), `"elbo"` (a plain VAE, no HMC) or `"hoffman"`.
+        control_variate: `"global"`, `"local"` (one value per training example; fit
+            then needs indices, see `keras_vcd.datasets.with_indices`) or None. Used by
+            `"vcd"` only.
+        num_train_examples: the training-set size, required for `"local"`.
+        local_warmup_steps: updates during which `"local"` follows the global rule.
+        control_variate_decay: the 0.9 of `c <- 0.9 c + 0.1 f`.
+        seed: int seed of the model's random stream (eps and HMC); drawn if None.
+
+    Example:
+
+    >>> import numpy as np, keras_vcd as kv
+    >>> x = (np.random.default_rng(0).random((64, 20)) < 0.3).astype("float32")
+    >>> model = kv.VCDModel(
+    ...     encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(16,)),
+    ...     decoder=kv.BernoulliDecoder(output_dim=20, hidden_units=(16,)),
+    ...     refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=3), seed=0)
+    >>> model.compile()
+    >>> history = model.fit(x, batch_size=32, epochs=1, verbose=0)
+    >>> sorted(history.history)[:3]
+    ['elbo', 'hmc_accept_rate', 'hmc_step_size']
+    """
+
+    def __init__(self, encoder, decoder, refiner=None, objective="vcd",
+                 control_variate="global", num_train_examples=None,
+                 local_warmup_steps=3000, control_variate_decay=0.9, seed=None, **kwargs):
+        super().__init__(**kwargs)
+        if objective not in objectives.OBJECTIVES:
+            raise ValueError(
+                f"Unknown objective {objective!r}; expected one of {list(objectives.OBJECTIVES)}."
+            )
+        if not isinstance(encoder, GaussianEncoder):
+            raise ValueError(f"encoder must be a GaussianEncoder, received {encoder!r}.")
+        if not isinstance(decoder, BernoulliDecoder):
+            raise ValueError(f"decoder must be a BernoulliDecoder, received {decoder!r}.")
+        self.encoder = encoder
+        self.decoder = decoder
+        self.refiner = refiner if refiner is not None else HMCRefine()
+        self.objective = objective
+        self.control_variate_kind = control_variate
+        self.num_train_examples = num_train_examples
+        self.local_warmup_steps = local_warmup_steps
+        self.control_variate_decay = control_variate_decay
+        self.seed = int(np.random.randint(2**31 - 1)) if seed is None else int(seed)
+        cv = make_control_variate(
+            control_variate, num_train_examples, local_warmup_steps, control_variate_decay
+        )
+        self.control_variate = cv if objective == "vcd" else None
+        self._trackers = [keras.metrics.Mean(name="loss"), keras.metrics.Mean(name="elbo")]
+        if objective != "elbo":
+            self._trackers += [keras.metrics.Mean(name=n) for n in _HMC_METRICS]
+        self.input_dim = decoder.output_dim
+        self.latent_dim = encoder.latent_dim
+
+    # ------------------------------------------------------------------ building
+
+    def build(self, input_shape=None):
+        sublayers = [
+            (self.encoder, (None, self.input_dim)),
+            (self.decoder, (None, self.latent_dim)),
+            (self.refiner, (None, self.latent_dim)),
+            (self.control_variate, None),
+        ]
+        # Deserialisation may have built some of them already.
+        for layer, shape in sublayers:
+            if layer is not None and not layer.built:
+                layer.build(shape)
+        self.rng_counter = self.add_weight(
+            shape=(), initializer="zeros", dtype="int64", trainable=False,
+            name="rng_counter", aggregation="only_first_replica",
+        )
+        self._build_optimizers()
+
+    def get_build_config(self):
+        return {"input_shape": [None, self.input_dim]}
+
+    def build_from_config(self, config):
+        self.build()
+
+    def _parameter_groups(self):
+        """(optimizer, variables) for the decoder, encoder mean and encoder std."""
+        return [
+            (self.decoder_optimizer, self.decoder.trainable_variables),
+            (self.encoder_mean_optimizer, self.encoder.mean_network.trainable_variables),
+            (self.encoder_std_optimizer, self.encoder.std_network.trainable_variables),
+        ]
+
+    def _build_optimizers(self):
+        if not (self.built or self.encoder.built) or not hasattr(self, "decoder_optimizer"):
+            return
+        for optimizer, variables in self._parameter_groups():
+            optimizer.build(variables)
+
+    # ------------------------------------------------------------------ compile
+
+    def compile(self, decoder_optimizer=None, encoder_mean_optimizer=None,
+                encoder_std_optimizer=None, steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
+                jit_compile=True, run_eagerly=False):
+        """Configures training. The defaults are the paper's optimisation.
+
+        Each parameter group has its own optimizer; the defaults are
+        `ReferenceRMSprop` with learning rates 5e-4 (decoder), 5e-4 (encoder mean
+        network) and 2.5e-4 (encoder std network), each multiplied by 0.9 every
+        15,000 steps. `model.optimizer` is the decoder's optimizer.
+
+        Args:
+            decoder_optimizer, encoder_mean_optimizer, encoder_std_optimizer: Keras
+                optimizers, or None for the paper's.
+            steps_per_execution: training steps per call of the compiled function.
+            jit_compile: compile the training step with XLA.
+            run_eagerly: run `train_step` eagerly (debugging only; slow).
+        """
+        self.decoder_optimizer = decoder_optimizer or optimizers.paper_optimizer("decoder")
+        self.encoder_mean_optimizer = encoder_mean_optimizer or optimizers.paper_optimizer(
+            "encoder_mean"
+        )
+        self.encoder_std_optimizer = encoder_std_optimizer or optimizers.paper_optimizer(
+            "encoder_std"
+        )
+        super().compile(
+            optimizer=self.decoder_optimizer,
+            steps_per_execution=steps_per_execution,
+            jit_compile=jit_compile,
+            run_eagerly=run_eagerly,
+        )
+        self._vcd_compile_config = {
+            "decoder_optimizer": self.decoder_optimizer,
+            "encoder_mean_optimizer": self.encoder_mean_optimizer,
+            "encoder_std_optimizer": self.encoder_std_optimizer,
+            "steps_per_execution": steps_per_execution,
+            "jit_compile": jit_compile,
+        }
+        self._build_optimizers()
+
+    def get_compile_config(self):
+        if not getattr(self, "_vcd_compile_config", None):
+            return None
+        return {k: keras.saving.serialize_keras_object(v)
+                for k, v in self._vcd_compile_config.items()}
+
+    def compile_from_config(self, config):
+        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+
+    @property
+    def metrics(self):
+        return list(self._trackers)
+
+    # ------------------------------------------------------------------ the model
+
+    def log_joint(self, x, z):
+        """log p(x, z) per example: Bernoulli likelihood plus standard normal prior."""
+        return objectives.log_joint(self.decoder.log_likelihood(x, z), z)
+
+    def _next_seed(self):
+        """A fresh seed per step and replica; the counter is saved, so resumes repeat."""
+        seed = mcmc.fold_in(mcmc.fold_in([self.seed, 0], self.rng_counter), replica_id())
+        self.rng_counter.assign_add(1)
+        return seed
+
+    def _forward(self, x, seed, training, tape=None):
+        mean, std = self.encoder(x, training=training)
+        eps = mcmc.normal(tf.shape(mean), mcmc.fold_in(seed, 0), mean.dtype)
+        z0 = mean + std * eps
+        log_joint_z0 = self.log_joint(x, z0)
+        if self.objective == "elbo":
+            return objectives.ForwardTerms(mean, std, eps, z0, log_joint_z0, None, None), None
+        # z_T is a constant for everything that follows: keep the sampler off the
+        # gradient tape (recording its while loop would also break XLA compilation).
+        with tape.stop_recording() if tape is not None else contextlib.nullcontext():
+            z_t, info = self.refiner(
+                z0, target_log_prob_fn=lambda z: self.log_joint(x, z), training=training,
+                seed=mcmc.fold_in(seed, 1), return_info=True,
+            )
+        terms = objectives.ForwardTerms(
+            mean, std, eps, z0, log_joint_z0, z_t, self.log_joint(x, z_t)
+        )
+        return terms, info
+
+    def _objective_losses(self, terms, index, batch_size):
+        if self.control_variate is None:
+            control_variate = tf.zeros([batch_size])
+        else:
+            control_variate = self.control_variate.lookup(index, batch_size)
+        return objectives.LOSS_FUNCTIONS[self.objective](terms, control_variate)
+
+    def _update_metrics(self, terms, losses, info, batch_size):
+        values = {
+            "loss": losses.total / tf.cast(batch_size, losses.total.dtype),
+            "elbo": tf.reduce_mean(objectives.elbo_per_example(terms)),
+        }
+        if info is not None:
+            values.update(
+                log_lik_qt=tf.reduce_mean(terms.log_joint_zt),
+                stoch_vcd=tf.reduce_mean(objectives.stochastic_vcd(terms)),
+                hmc_accept_rate=info["accept_rate"],
+            )
+        for tracker in self._trackers:
+            tracker.update_state(values[tracker.name])
+        logs = {tracker.name: tracker.result() for tracker in self._trackers}
+        if info is not None:
+            logs["hmc_step_size"] = tf.convert_to_tensor(self.refiner.step_size)
+        return logs
+
+    def _check_index(self, index):
+        if self.control_variate_kind == "local" and self.objective == "vcd" and index is None:
+            raise ValueError(
+                "control_variate='local' needs each example's index in the training set; "
+                "fit on keras_vcd.datasets.with_indices(x) (a dict {'x': ..., 'index': ...})."
+            )
+
+    def train_step(self, data):
+        x, index = split_inputs(data)
+        self._check_index(index)
+        x = tf.cast(x, self.compute_dtype)
+        batch_size = tf.shape(x)[0]
+        with tf.GradientTape(persistent=True) as tape:
+            terms, info = self._forward(x, self._next_seed(), training=True, tape=tape)
+            losses = self._objective_losses(terms, index, batch_size)
+        groups = self._parameter_groups()
+        encoder_variables = groups[1][1] + groups[2][1]
+        if losses.encoder is losses.decoder:
+            gradients = tape.gradient(losses.encoder, groups[0][1] + encoder_variables)
+            decoder_gradients = gradients[: len(groups[0][1])]
+            encoder_gradients = gradients[len(groups[0][1]):]
+        else:
+            decoder_gradients = tape.gradient(losses.decoder, groups[0][1])
+            encoder_gradients = tape.gradient(losses.encoder, encoder_variables)
+        del tape
+        gradients = _zero_if_not_finite(decoder_gradients + encoder_gradients)
+        start = 0
+        for optimizer, variables in groups:
+            optimizer.apply(gradients[start:start + len(variables)], variables)
+            start += len(variables)
+        if self.control_variate is not None:
+            self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
+        return self._update_metrics(terms, losses, info, batch_size)
+
+    def test_step(self, data):
+        x, _ = split_inputs(data)
+        x = tf.cast(x, self.compute_dtype)
+        batch_size = tf.shape(x)[0]
+        terms, info = self._forward(x, self._next_seed(), training=False)
+        # Validation examples have no training-set index: local control variates
+        # report with their mean.
+        losses = self._objective_losses(terms, None, batch_size)
+        return self._update_metrics(terms, losses, info, batch_size)
+
+    def call(self, inputs, training=False):
+        """Reconstruction logits of `x` decoded from the encoder mean."""
+        x, _ = split_inputs(inputs)
+        mean, _ = self.encoder(x, training=training)
+        return self.decoder(mean, training=training)
+
+    # ------------------------------------------------------------------ fit & co.
+
+    def _prepare(self, x, name):
+        """Validates user data; returns it ready for Keras."""
+        if isinstance(x, tf.data.Dataset):
+            return validation.check_dataset(x, self.input_dim, name=name)
+        if isinstance(x, dict):
+            if "x" not in x:
+                raise ValueError(f"{name} as a dict needs the key 'x'; received {sorted(x)}.")
+            checked = dict(x, x=validation.check_array(x["x"], self.input_dim, name=f"{name}['x']"))
+            if "index" in x and self.control_variate_kind == "local":
+                checked["index"] = validation.check_indices(
+                    x["index"], self.num_train_examples, len(checked["x"]), name=f"{name}['index']"
+                )
+            return checked
+        return validation.check_array(x, self.input_dim, name=name)
+
+    def fit(self, x=None, y=None, validation_data=None, **kwargs):
+        """`keras.Model.fit` on unlabelled data (arrays, dicts or `tf.data`), validated first."""
+        x = self._prepare(x, "x")
+        if validation_data is not None:
+            validation_data = self._prepare(validation_data, "validation_data")
+        if isinstance(x, dict) and self.control_variate_kind == "local" and "index" not in x:
+            self._check_index(None)
+        if not self.built:
+            self.build()
+        return super().fit(x, y, validation_data=validation_data, **kwargs)
+
+    def evaluate(self, x=None, y=None, **kwargs):
+        """`keras.Model.evaluate` on unlabelled data, validated first."""
+        x = self._prepare(x, "x")
+        if not self.built:
+            self.build()
+        return super().evaluate(x, y, **kwargs)
+
+    # ------------------------------------------------------------------ helpers
+
+    def encode(self, x):
+        """`(mean, std)` of q(z | x)."""
+        return self.encoder(tf.convert_to_tensor(x, self.compute_dtype))
+
+    def decode(self, z):
+        """Bernoulli means p(x_d = 1 | z), shape `(batch, input_dim)`."""
+        return tf.sigmoid(self.decoder(tf.convert_to_tensor(z, self.compute_dtype)))
+
+    def sample(self, num_samples, seed=0):
+        """Bernoulli means of x ~ p(x | z), z ~ N(0, I), shape `(num_samples, input_dim)`."""
+        z = mcmc.normal([num_samples, self.latent_dim], [seed, 1], self.compute_dtype)
+        return self.decode(z)
+
+    def reconstruct(self, x, refine=True, seed=0):
+        """Bernoulli means of x decoded from the encoder mean, or from z_T if `refine`.
+
+        With `refine=True`, z0 = mean + std * eps is refined by the model's HMC (no
+        step-size adaptation) before decoding.
+        """
+        x = tf.convert_to_tensor(x, self.compute_dtype)
+        if not refine:
+            return self.decode(self.encode(x)[0])
+        terms, _ = self._forward(x, mcmc.fold_in([seed, 2], 0), training=False)
+        return self.decode(terms.z_t if terms.z_t is not None else terms.z0)
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(
+            encoder=keras.saving.serialize_keras_object(self.encoder),
+            decoder=keras.saving.serialize_keras_object(self.decoder),
+            refiner=keras.saving.serialize_keras_object(self.refiner),
+            objective=self.objective,
+            control_variate=self.control_variate_kind,
+            num_train_examples=self.num_train_examples,
+            local_warmup_steps=self.local_warmup_steps,
+            control_variate_decay=self.control_variate_decay,
+            seed=self.seed,
+        )
+        return config
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("encoder", "decoder", "refiner"):
+            config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)
+
+
+def _zero_if_not_finite(gradients):
+    """Drops a whole update (all gradients zero) if any gradient is NaN or Inf.
+
+    One bad batch (e.g. an overflow in exp) then costs one step instead of poisoning
+    every weight.
+    """
+    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+    return [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]

@@ -1,0 +1,95 @@
+"""The RMSprop variant of the VCD reference implementation, and the paper's schedules."""
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_vcd")
+class ReferenceRMSprop(keras.optimizers.Optimizer):
+    """RMSprop as the VCD reference code writes it.
+
+    `G <- rho * G + (1 - rho) * g^2` (at the very first step `G <- g^2`) and
+    `w <- w - lr * g / (1 + sqrt(G))`. Keras's `RMSprop` divides by
+    `sqrt(G + epsilon)` instead, which behaves very differently for small `G`: the
+    `1 +` here caps the step at `lr * |g|`. Written by hand for that reason.
+
+    Args:
+        learning_rate: float or `keras.optimizers.schedules.LearningRateSchedule`.
+        rho: decay of the running mean of squared gradients, in [0, 1).
+        initial_accumulator_value: the value `G` holds before the first step (the
+            first step overwrites it with `g^2`).
+        **kwargs: the base `keras.optimizers.Optimizer` arguments (name, clipnorm, ...).
+
+    Example:
+
+    >>> import keras, keras_vcd as kv
+    >>> schedule = keras.optimizers.schedules.ExponentialDecay(
+    ...     5e-4, decay_steps=15000, decay_rate=0.9, staircase=True)
+    >>> optimizer = kv.optimizers.ReferenceRMSprop(learning_rate=schedule)
+    """
+
+    def __init__(self, learning_rate=5e-4, rho=0.9, initial_accumulator_value=0.01,
+                 name="reference_rmsprop", **kwargs):
+        super().__init__(learning_rate=learning_rate, name=name, **kwargs)
+        if not 0.0 <= rho < 1.0:
+            raise ValueError(f"rho must be in [0, 1), received {rho!r}.")
+        self.rho = rho
+        self.initial_accumulator_value = initial_accumulator_value
+
+    def build(self, var_list):
+        if self.built:
+            return
+        super().build(var_list)
+        self._accumulators = [
+            self.add_variable_from_reference(
+                v, name="accumulator",
+                initializer=keras.initializers.Constant(self.initial_accumulator_value),
+            )
+            for v in var_list
+        ]
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = ops.cast(learning_rate, variable.dtype)
+        gradient = ops.cast(gradient, variable.dtype)
+        accumulator = self._accumulators[self._get_variable_index(variable)]
+        squared = ops.square(gradient)
+        new_accumulator = ops.where(
+            ops.equal(self.iterations, 0),
+            squared,
+            self.rho * accumulator + (1.0 - self.rho) * squared,
+        )
+        self.assign(accumulator, new_accumulator)
+        self.assign_sub(
+            variable, learning_rate * gradient / (1.0 + ops.sqrt(new_accumulator))
+        )
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(rho=self.rho, initial_accumulator_value=self.initial_accumulator_value)
+        return config
+
+
+def paper_schedule(initial_learning_rate, decay_steps=15000, decay_rate=0.9):
+    """The paper's staircase decay: the rate is multiplied by 0.9 every 15,000 steps."""
+    return keras.optimizers.schedules.ExponentialDecay(
+        initial_learning_rate, decay_steps=decay_steps, decay_rate=decay_rate, staircase=True
+    )
+
+
+# The paper's learning rates per parameter group.
+PAPER_LEARNING_RATES = {"decoder": 5e-4, "encoder_mean": 5e-4, "encoder_std": 2.5e-4}
+
+
+def paper_optimizer(group):
+    """A fresh `ReferenceRMSprop` with the paper's schedule for a parameter group.
+
+    Args:
+        group: one of `"decoder"`, `"encoder_mean"`, `"encoder_std"`.
+    """
+    if group not in PAPER_LEARNING_RATES:
+        raise ValueError(
+            f"Unknown parameter group {group!r}; expected one of {sorted(PAPER_LEARNING_RATES)}."
+        )
+    return ReferenceRMSprop(
+        learning_rate=paper_schedule(PAPER_LEARNING_RATES[group]), name=f"{group}_optimizer"
+    )

@@ -1,0 +1,45 @@
+"""Reductions over the global batch that also hold under a `tf.distribute` strategy.
+
+Model state that every replica updates (the HMC step size, the control variates) must
+stay identical on all replicas; these helpers give every replica the same inputs.
+Outside a strategy, or with one replica, they are plain local operations.
+"""
+
+import tensorflow as tf
+
+
+def _multi_replica_context():
+    context = tf.distribute.get_replica_context()
+    if context is not None and context.num_replicas_in_sync > 1:
+        return context
+    return None
+
+
+def cross_replica_mean(values):
+    """Mean of `values` over the global batch.
+
+    Sums and counts are all-reduced separately, so replicas with unequal batches still
+    get the mean over every example.
+    """
+    total = tf.reduce_sum(values)
+    count = tf.cast(tf.size(values), values.dtype)
+    context = _multi_replica_context()
+    if context is not None:
+        total, count = context.all_reduce("sum", [total, count])
+    return total / count
+
+
+def gather_global_batch(*tensors):
+    """Concatenates each tensor over all replicas along axis 0."""
+    context = _multi_replica_context()
+    if context is None:
+        return tensors
+    return tuple(context.all_gather(t, axis=0) for t in tensors)
+
+
+def replica_id():
+    """This replica's index in its sync group (0 outside a strategy)."""
+    context = tf.distribute.get_replica_context()
+    if context is None:
+        return tf.constant(0)
+    return tf.cast(context.replica_id_in_sync_group, tf.int32)
