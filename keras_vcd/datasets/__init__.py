@@ -23,3 +23,31 @@ __all__ = [
     "image_folder_dataset",
     "with_indices",
 ]
+
+
+def load(name, **kwargs):
+    """Loads a data set by name as `(splits, info)`.
+
+    `splits` maps "train", "valid" (None for Fashion-MNIST, which has no validation
+    split) and "test" to arrays; `info` says which source and binarisation they are.
+
+    Example:
+
+    >>> from keras_vcd import datasets
+    >>> splits, info = datasets.load("binarized_mnist", verbose=0)
+    >>> splits["train"].shape
+    (50000, 784)
+    """
+    if name == "binarized_mnist":
+        (train, valid, test), info = binarized_mnist.load_data(return_info=True, **kwargs)
+    elif name == "fashion_mnist":
+        (train, test), info = fashion_mnist.load_data(return_info=True, **kwargs)
+        valid = None
+    else:
+        raise ValueError(
+            f"Unknown data set {name!r}; expected 'binarized_mnist' or 'fashion_mnist'."
+        )
+    return {"train": train, "valid": valid, "test": test}, info
+
+
+__all__.append("load")

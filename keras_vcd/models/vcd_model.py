@@ -92,6 +92,12 @@ class VCDModel(keras.Model):
             self._trackers += [keras.metrics.Mean(name=n) for n in _HMC_METRICS]
         self.input_dim = decoder.output_dim
         self.latent_dim = encoder.latent_dim
+        # Counts random draws; saved with the weights, so a resumed run continues the
+        # same random stream.
+        self.rng_counter = self.add_weight(
+            shape=(), initializer="zeros", dtype="int64", trainable=False,
+            name="rng_counter", aggregation="only_first_replica",
+        )
 
     # ------------------------------------------------------------------ building
 
@@ -106,10 +112,6 @@ class VCDModel(keras.Model):
         for layer, shape in sublayers:
             if layer is not None and not layer.built:
                 layer.build(shape)
-        self.rng_counter = self.add_weight(
-            shape=(), initializer="zeros", dtype="int64", trainable=False,
-            name="rng_counter", aggregation="only_first_replica",
-        )
         self._build_optimizers()
 
     def get_build_config(self):

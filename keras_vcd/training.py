@@ -1,0 +1,108 @@
+"""Training from a recipe (a preset's config.json): resumable, logged, reproducible."""
+
+import json
+import math
+import os
+import pathlib
+import platform
+import shutil
+
+import keras
+
+from keras_vcd import datasets
+from keras_vcd.checkpointing import ResumableCheckpoint
+
+
+def model_from_recipe(recipe):
+    """Builds and compiles the `VCDModel` a recipe describes (fresh weights)."""
+    model = keras.saving.deserialize_keras_object(recipe["model"])
+    compile_args = recipe.get("training", {}).get("compile", {})
+    model.compile(**compile_args)
+    model.build()
+    return model
+
+
+def check_output_dir(directory):
+    """Fails early, before any training, if `directory` cannot hold checkpoints."""
+    directory = pathlib.Path(directory)
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        probe = directory / ".write-probe"
+        probe.write_bytes(b"\0" * 1024)
+        probe.unlink()
+    except OSError as error:
+        raise OSError(f"Cannot write checkpoints to {directory}: {error}") from error
+    free = shutil.disk_usage(directory).free
+    if free < 50 * 2**20:
+        raise OSError(
+            f"Only {free / 2**20:.1f} MiB free under {directory}; checkpoints need ~50 MiB."
+        )
+    return directory
+
+
+def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=()):
+    """Trains the recipe's model, resuming from `output_dir` if it holds a checkpoint.
+
+    Args:
+        recipe: dict with "model" (a serialised `VCDModel`) and "training"
+            ({"dataset", "batch_size", "iterations", "compile", "validation_freq"}).
+        output_dir: checkpoint, CSV log and final weights go here.
+        iterations: total iterations to reach (default: the recipe's). Rounded up to
+            whole epochs.
+        data: optional `(splits, info)` as from `keras_vcd.datasets.load`, instead of
+            loading the recipe's dataset.
+        verbose: Keras verbosity (0 quiet, 1 progress bar, 2 a line per epoch).
+        callbacks: extra Keras callbacks.
+
+    Returns:
+        `(model, summary)` where summary records iterations, wall time and data.
+    """
+    output_dir = check_output_dir(output_dir)
+    training = recipe["training"]
+    splits, info = data if data is not None else datasets.load(training["dataset"])
+    x_train = splits["train"]
+    model = model_from_recipe(recipe)
+    if model.control_variate_kind == "local":
+        x_train = datasets.with_indices(x_train)
+    batch_size = training["batch_size"]
+    steps_per_epoch = math.ceil(len(splits["train"]) / batch_size)
+    target = iterations or training["iterations"]
+    epochs = math.ceil(target / steps_per_epoch)
+    checkpoint = ResumableCheckpoint(output_dir)
+    initial_epoch = checkpoint.restore(model, steps_per_epoch)
+    if verbose and initial_epoch:
+        print(f"Resuming from {output_dir} at epoch {initial_epoch} "
+              f"({initial_epoch * steps_per_epoch} iterations).")
+    if initial_epoch < epochs:
+        model.fit(
+            x_train,
+            batch_size=batch_size,
+            epochs=epochs,
+            initial_epoch=initial_epoch,
+            validation_data=splits["valid"],
+            validation_freq=training.get("validation_freq", 1),
+            verbose=verbose,
+            callbacks=[
+                checkpoint,
+                keras.callbacks.CSVLogger(str(output_dir / "log.csv"), append=True),
+                keras.callbacks.TerminateOnNaN(),
+                *callbacks,
+            ],
+        )
+    state = checkpoint.read_state() or {}
+    summary = {
+        "iterations": int(model.decoder_optimizer.iterations.numpy()),
+        "epochs": int(model.decoder_optimizer.iterations.numpy()) // steps_per_epoch,
+        "batch_size": batch_size,
+        "wall_time_s": round(state.get("wall_time_s", 0.0), 1),
+        "machine": f"{platform.machine()} {platform.processor() or ''} "
+                   f"{_cpu_count()} cores".strip(),
+        "dataset": info,
+    }
+    with open(output_dir / "summary.json", "w") as f:
+        json.dump(summary, f, indent=1)
+    return model, summary
+
+
+def _cpu_count():
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
