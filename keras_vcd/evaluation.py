@@ -40,7 +40,7 @@ class StreamingLogSumExp:
     >>> for chunk in np.split(np.arange(6.0).reshape(6, 1), 3):
     ...     acc.add(chunk)
     >>> round(float(acc.result()[0]), 4)
-    5.4561
+    5.4562
     """
 
     def __init__(self):

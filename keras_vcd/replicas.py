@@ -15,6 +15,27 @@ def _multi_replica_context():
     return None
 
 
+def in_multi_replica_context():
+    """True inside `strategy.run` of a strategy with more than one replica in sync.
+
+    There, `cross_replica_mean` and `gather_global_batch` synchronise the replicas.
+    Under `MirroredStrategy` and `MultiWorkerMirroredStrategy` (except with XLA on
+    GPUs only) they do so by `merge_call`, which TensorFlow forbids inside a
+    `tf.while_loop` or `tf.cond`: callers must keep them out of graph control flow
+    (unroll the loop in Python, compute both branches).
+    """
+    return _multi_replica_context() is not None
+
+
+def all_replicas_true(flag):
+    """Logical AND of a scalar boolean `flag` over all replicas."""
+    context = _multi_replica_context()
+    if context is None:
+        return flag
+    failures = context.all_reduce("sum", tf.cast(tf.logical_not(flag), tf.float32))
+    return tf.equal(failures, 0.0)
+
+
 def cross_replica_mean(values):
     """Mean of `values` over the global batch.
 

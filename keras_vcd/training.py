@@ -14,7 +14,12 @@ from keras_vcd.checkpointing import ResumableCheckpoint
 
 
 def model_from_recipe(recipe):
-    """Builds and compiles the `VCDModel` a recipe describes (fresh weights)."""
+    """Builds and compiles the `VCDModel` a recipe describes (fresh weights).
+
+    The initial weights are drawn from the recipe's model seed, so a recipe always
+    starts from the same point.
+    """
+    keras.utils.set_random_seed(recipe["model"]["config"]["seed"])
     model = keras.saving.deserialize_keras_object(recipe["model"])
     compile_args = recipe.get("training", {}).get("compile", {})
     model.compile(**compile_args)

@@ -1,15 +1,33 @@
-"""The preset loader: pretrained entries of `zoo/`, verified by sha256 before loading."""
+"""The model zoo: presets in `zoo/`, verified by sha256 before any weight is loaded.
+
+A preset is a folder holding `config.json` (the serialised `VCDModel` and its
+training recipe), `model.weights.h5`, `metadata.json` (data set, training, measured
+log-likelihoods, library versions and the weights' sha256) and a model card
+`README.md`. The registry of bundled presets is `zoo/registry.json`: data, not code.
+
+Example:
+
+>>> import keras_vcd as kv
+>>> "vcd_mnist" in kv.zoo.list_presets()
+True
+"""
 
 import hashlib
+import importlib.metadata
 import importlib.resources
 import json
 import pathlib
+import platform
 
 import keras
+
+from keras_vcd.checkpointing import atomic_write
 
 WEIGHTS_FILE = "model.weights.h5"
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
+CARD_FILE = "README.md"
+_LIBRARIES = ("keras-vcd", "tensorflow", "keras", "tensorflow-probability", "numpy", "h5py")
 
 
 class ChecksumMismatchError(ValueError):
@@ -31,6 +49,11 @@ def list_presets():
     return sorted(_registry())
 
 
+def describe(name):
+    """The registry entry of a bundled preset (its description and folder)."""
+    return _registry()[name]
+
+
 def resolve(name_or_dir):
     """The folder of a preset name or of a local preset directory."""
     path = pathlib.Path(name_or_dir)
@@ -46,8 +69,7 @@ def resolve(name_or_dir):
 
 
 def read_json(directory, filename):
-    path = pathlib.Path(directory) / filename
-    with open(path) as f:
+    with open(pathlib.Path(directory) / filename) as f:
         return json.load(f)
 
 
@@ -57,3 +79,158 @@ def sha256_of(path):
         for block in iter(lambda: f.read(2**20), b""):
             digest.update(block)
     return digest.hexdigest()
+
+
+def verify(name_or_dir):
+    """Checks a preset's weights against the sha256 in its metadata; returns the path.
+
+    Raises:
+        FileNotFoundError: the weights or metadata file is missing.
+        ChecksumMismatchError: the weights were changed or corrupted.
+    """
+    directory = resolve(name_or_dir)
+    weights = directory / WEIGHTS_FILE
+    if not weights.exists():
+        raise FileNotFoundError(
+            f"Preset {name_or_dir!r} has no trained weights yet: {weights} is missing."
+        )
+    expected = read_json(directory, METADATA_FILE)["weights_sha256"]
+    actual = sha256_of(weights)
+    if actual != expected:
+        raise ChecksumMismatchError(
+            f"{weights} has sha256 {actual}, but {directory / METADATA_FILE} records "
+            f"{expected}: the file was changed or corrupted; nothing was loaded."
+        )
+    return weights
+
+
+def load(name_or_dir, load_weights=True, **overrides):
+    """Builds a preset's `VCDModel`, compiled, with verified weights.
+
+    Args:
+        name_or_dir: a bundled preset name (`list_presets()`) or a preset folder.
+        load_weights: load the pretrained weights (after checking their sha256).
+        **overrides: `VCDModel` constructor arguments to replace (e.g. `seed=1`).
+
+    Returns:
+        A built, compiled `VCDModel`.
+
+    Example:
+
+    >>> import keras_vcd as kv
+    >>> model = kv.zoo.load("vcd_mnist", load_weights=False, seed=3)
+    >>> model.input_dim, model.seed
+    (784, 3)
+    """
+    from keras_vcd.training import model_from_recipe
+
+    directory = resolve(name_or_dir)
+    recipe = read_json(directory, CONFIG_FILE)
+    if overrides:
+        recipe["model"]["config"].update(overrides)
+    weights = verify(directory) if load_weights else None
+    model = model_from_recipe(recipe)
+    if weights is not None:
+        load_weights_file(model, weights)
+    return model
+
+
+def load_weights_file(model, path):
+    """`model.load_weights(path)`, with an error naming the file if it does not fit."""
+    try:
+        model.load_weights(str(path))
+    except Exception as error:  # Keras and h5py raise many kinds for a foreign file.
+        raise ValueError(
+            f"{path} is not a weights file of this model ({type(error).__name__}: {error})."
+        ) from error
+
+
+def library_versions():
+    versions = {}
+    for name in _LIBRARIES:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = None
+    versions["python"] = platform.python_version()
+    return versions
+
+
+def save_to_preset(model, directory, metadata=None, training=None):
+    """Writes `model` as a preset folder that `load` accepts.
+
+    Args:
+        model: a built `VCDModel`.
+        directory: the folder to write (created if needed).
+        metadata: extra facts to record (data set, iterations, measured
+            log-likelihoods, ...); the weights' sha256 and library versions are added.
+        training: the training recipe to store beside the model config.
+
+    Returns:
+        The metadata dict written.
+
+    Example:
+
+    >>> import tempfile, keras_vcd as kv
+    >>> model = kv.zoo.load("vcd_mnist", load_weights=False)
+    >>> folder = tempfile.mkdtemp()
+    >>> _ = kv.zoo.save_to_preset(model, folder)
+    >>> kv.zoo.load(folder).latent_dim
+    10
+    """
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    compile_config = model.get_compile_config() or {}
+    recipe = {
+        "model": keras.saving.serialize_keras_object(model),
+        "training": dict(
+            training or {},
+            compile={k: compile_config[k] for k in ("steps_per_execution", "jit_compile")
+                     if k in compile_config},
+        ),
+    }
+    _write_json(directory / CONFIG_FILE, recipe)
+    atomic_write(directory / WEIGHTS_FILE, model.save_weights)
+    metadata = dict(metadata or {})
+    metadata.update(
+        weights_sha256=sha256_of(directory / WEIGHTS_FILE),
+        libraries=library_versions(),
+        objective=model.objective,
+        control_variate=model.control_variate_kind,
+    )
+    _write_json(directory / METADATA_FILE, metadata)
+    (directory / CARD_FILE).write_text(model_card(directory.name, metadata))
+    return metadata
+
+
+def _write_json(path, data):
+    def write(tmp):
+        with open(tmp, "w") as f:
+            json.dump(data, f, indent=1)
+            f.write("\n")
+
+    atomic_write(path, write)
+
+
+def model_card(name, metadata):
+    """A short human-readable card from a preset's metadata."""
+    lines = [f"# {name}", ""]
+    if "description" in metadata:
+        lines += [metadata["description"], ""]
+    lines += ["| field | value |", "| --- | --- |"]
+    for key in ("objective", "control_variate", "dataset", "iterations", "target_iterations",
+                "batch_size", "seed", "wall_time_s", "machine"):
+        if key in metadata:
+            value = metadata[key]
+            if isinstance(value, dict):
+                value = ", ".join(f"{k}={v}" for k, v in value.items() if k != "path")
+            lines.append(f"| {key} | {value} |")
+    for result in metadata.get("test_log_likelihood", []):
+        lines.append(
+            f"| test log p(x), {result['method']}, S={result['num_samples']}, "
+            f"{result['num_examples']} examples | {result['mean']:.2f} ± {result['stderr']:.2f} |"
+        )
+    lines += ["", f"Weights sha256: `{metadata.get('weights_sha256')}`", ""]
+    if metadata.get("note"):
+        lines += [metadata["note"], ""]
+    return "\n".join(lines)

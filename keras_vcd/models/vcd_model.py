@@ -269,7 +269,9 @@ class VCDModel(keras.Model):
             decoder_gradients = tape.gradient(losses.decoder, groups[0][1])
             encoder_gradients = tape.gradient(losses.encoder, encoder_variables)
         del tape
-        gradients = _zero_if_not_finite(decoder_gradients + encoder_gradients)
+        gradients = _zero_if_not_finite(
+            decoder_gradients + encoder_gradients, [losses.encoder, losses.decoder]
+        )
         start = 0
         for optimizer, variables in groups:
             optimizer.apply(gradients[start:start + len(variables)], variables)
@@ -372,6 +374,20 @@ class VCDModel(keras.Model):
         return config
 
     @classmethod
+    def from_preset(cls, name_or_dir, load_weights=True, **overrides):
+        """Same as `keras_vcd.zoo.load`: a preset's model with verified weights.
+
+        Example:
+
+        >>> import keras_vcd as kv
+        >>> kv.VCDModel.from_preset("vcd_mnist", load_weights=False).objective
+        'vcd'
+        """
+        from keras_vcd import zoo
+
+        return zoo.load(name_or_dir, load_weights=load_weights, **overrides)
+
+    @classmethod
     def from_config(cls, config):
         config = dict(config)
         for key in ("encoder", "decoder", "refiner"):
@@ -379,11 +395,14 @@ class VCDModel(keras.Model):
         return cls(**config)
 
 
-def _zero_if_not_finite(gradients):
-    """Drops a whole update (all gradients zero) if any gradient is NaN or Inf.
+def _zero_if_not_finite(gradients, losses):
+    """Drops a whole update (all gradients zero) if any gradient or loss is NaN or Inf.
 
     One bad batch (e.g. an overflow in exp) then costs one step instead of poisoning
-    every weight.
+    every weight. A zero gradient leaves the weights where they are under
+    `ReferenceRMSprop` (only its running average decays).
     """
-    finite = tf.reduce_all([tf.reduce_all(tf.math.is_finite(g)) for g in gradients])
+    finite = tf.reduce_all(
+        [tf.reduce_all(tf.math.is_finite(t)) for t in list(gradients) + list(losses)]
+    )
     return [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]

@@ -1,0 +1,98 @@
+"""The three layers: shapes, numerics, configs and argument checks."""
+
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vcd as kv
+from keras_vcd.layers import bernoulli_log_likelihood
+
+
+def test_encoder_shapes_positive_std_and_separate_networks():
+    encoder = kv.GaussianEncoder(latent_dim=3, hidden_units=(8, 8), min_std=1e-3)
+    mean, std = encoder(np.zeros((5, 7), "float32"))
+    assert mean.shape == (5, 3) and std.shape == (5, 3)
+    assert (std.numpy() >= 1e-3).all()
+    mean_vars = {id(v) for v in encoder.mean_network.trainable_variables}
+    std_vars = {id(v) for v in encoder.std_network.trainable_variables}
+    assert mean_vars and std_vars and not mean_vars & std_vars
+
+
+def test_bernoulli_log_likelihood_is_stable_and_exact():
+    logits = np.array([[-100.0, -3.0, 0.0, 2.5, 100.0]], "float32")
+    x = np.array([[0.0, 1.0, 1.0, 0.0, 1.0]], "float32")
+    expected = np.sum(
+        x * -np.logaddexp(0, -logits.astype("float64"))
+        + (1 - x) * -np.logaddexp(0, logits.astype("float64"))
+    )
+    value = bernoulli_log_likelihood(x, logits).numpy()
+    assert np.isfinite(value).all()
+    np.testing.assert_allclose(value, [expected], rtol=1e-6)
+
+
+@pytest.mark.parametrize(
+    "layer",
+    [
+        kv.GaussianEncoder(latent_dim=4, hidden_units=(5,), activation="tanh", min_std=0.01),
+        kv.BernoulliDecoder(output_dim=6, hidden_units=(5, 3)),
+        kv.HMCRefine(num_steps=3, num_leapfrog_steps=2, target_accept_rate=0.8,
+                     adaptation_rate=0.02, initial_step_size=0.1, seed=3),
+    ],
+)
+def test_config_round_trip(layer):
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+    restored = keras.saving.deserialize_keras_object(keras.saving.serialize_keras_object(layer))
+    assert type(restored) is type(layer)
+
+
+@pytest.mark.parametrize(
+    "make, match",
+    [
+        (lambda: kv.GaussianEncoder(latent_dim=0), "latent_dim"),
+        (lambda: kv.GaussianEncoder(hidden_units=(10, -1)), "hidden_units"),
+        (lambda: kv.GaussianEncoder(min_std=0.0), "min_std"),
+        (lambda: kv.BernoulliDecoder(output_dim="784"), "output_dim"),
+        (lambda: kv.HMCRefine(num_steps=-1), "num_steps"),
+        (lambda: kv.HMCRefine(num_leapfrog_steps=0), "num_leapfrog_steps"),
+        (lambda: kv.HMCRefine(target_accept_rate=1.5), "target_accept_rate"),
+        (lambda: kv.HMCRefine(adaptation_rate=1.0), "adaptation_rate"),
+        (lambda: kv.HMCRefine(initial_step_size=-0.1), "initial_step_size"),
+    ],
+)
+def test_bad_arguments_name_the_value(make, match):
+    with pytest.raises(ValueError, match=match):
+        make()
+
+
+def shifted_gaussian(z):
+    return -0.5 * tf.reduce_sum(tf.square(z - 3.0), axis=-1)
+
+
+def test_hmc_refine_moves_towards_the_target_and_adapts_only_in_training():
+    hmc = kv.HMCRefine(num_steps=8, num_leapfrog_steps=5, seed=0)
+    z0 = tf.zeros([200, 4])
+    z = hmc(z0, target_log_prob_fn=shifted_gaussian, training=False)
+    assert float(hmc.step_size.numpy()) == pytest.approx(0.5 / 4)  # 0.5 / latent_dim
+    assert float(tf.reduce_mean(z)) > 1.0  # moved most of the way from 0 towards 3
+    z, info = hmc(z0, target_log_prob_fn=shifted_gaussian, training=True, return_info=True)
+    assert float(hmc.step_size.numpy()) != pytest.approx(0.5 / 4)
+    assert float(info["step_size"]) == pytest.approx(float(hmc.step_size.numpy()))
+    assert 0.0 <= float(info["accept_rate"]) <= 1.0
+    np.testing.assert_allclose(info["target_log_prob"], shifted_gaussian(z), rtol=1e-5)
+
+
+def test_hmc_refine_stops_gradients():
+    hmc = kv.HMCRefine(num_steps=1, num_leapfrog_steps=2)
+    z0 = tf.Variable(tf.zeros([3, 2]))
+    with tf.GradientTape() as tape:
+        z = hmc(z0 * 1.0, target_log_prob_fn=shifted_gaussian)
+        total = tf.reduce_sum(z)
+    assert tape.gradient(total, z0) is None
+
+
+def test_zero_steps_returns_the_start():
+    hmc = kv.HMCRefine(num_steps=0)
+    z0 = tf.random.normal([4, 3])
+    np.testing.assert_array_equal(hmc(z0, target_log_prob_fn=shifted_gaussian), z0)
