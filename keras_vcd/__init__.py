@@ -8,7 +8,7 @@ Example:
 ...                     refiner=kv.HMCRefine(num_steps=8, num_leapfrog_steps=5))
 """
 
-from keras_vcd import datasets, evaluation, mcmc, optimizers, zoo
+from keras_vcd import datasets, evaluation, mcmc, optimizers, plotting, zoo
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import VCDModel
 
@@ -23,5 +23,6 @@ __all__ = [
     "evaluation",
     "mcmc",
     "optimizers",
+    "plotting",
     "zoo",
 ]

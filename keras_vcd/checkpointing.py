@@ -3,6 +3,7 @@
 import json
 import os
 import pathlib
+import shutil
 import time
 
 import keras
@@ -34,6 +35,9 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     Args:
         directory: where `checkpoint.weights.h5` and `checkpoint.json` live.
+        snapshot_every: also keep a copy every this many epochs in
+            `snapshots/epoch_NNNNN.weights.h5` (0: none), so a long run can be
+            compared with shorter ones at equal iteration counts.
 
     Example:
 
@@ -43,9 +47,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     0
     """
 
-    def __init__(self, directory):
+    def __init__(self, directory, snapshot_every=0):
         super().__init__()
         self.directory = pathlib.Path(directory)
+        self.snapshot_every = snapshot_every
         self._elapsed_before = 0.0
         self._start = time.time()
 
@@ -80,6 +85,11 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def on_epoch_end(self, epoch, logs=None):
         self.directory.mkdir(parents=True, exist_ok=True)
         atomic_write(self.directory / WEIGHTS_FILE, self.model.save_weights)
+        if self.snapshot_every and (epoch + 1) % self.snapshot_every == 0:
+            snapshots = self.directory / "snapshots"
+            snapshots.mkdir(exist_ok=True)
+            atomic_write(snapshots / f"epoch_{epoch + 1:05d}.weights.h5",
+                         lambda tmp: shutil.copyfile(self.directory / WEIGHTS_FILE, tmp))
         state = {
             "epoch": epoch + 1,
             "iterations": int(self.model.decoder_optimizer.iterations.numpy()),

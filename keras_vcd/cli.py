@@ -1,9 +1,29 @@
-"""The `keras-vcd` command line (also `python -m keras_vcd`)."""
+"""The `keras-vcd` command line (also `python -m keras_vcd`).
+
+With no subcommand it runs the main job on the bundled default: load the pretrained
+`vcd_mnist` preset, estimate its test log-likelihood on a subset, write pictures, and
+train a short VCD run. Every subcommand is a thin layer over the library.
+"""
 
 import argparse
 import json
 import pathlib
 import sys
+
+DEFAULT_PRESET = "vcd_mnist"
+
+
+def _emit(args, record):
+    """Prints a result: one JSON line with --json, else readable text."""
+    if args.json:
+        print(json.dumps(record), flush=True)
+    elif not args.quiet:
+        for key, value in record.items():
+            print(f"{key}: {value}")
+
+
+def _verbose(args):
+    return 0 if (args.quiet or args.json) else 1
 
 
 def _recipe(preset_or_config):
@@ -16,32 +36,227 @@ def _recipe(preset_or_config):
     return zoo.read_json(directory, zoo.CONFIG_FILE), directory.name
 
 
-def cmd_train(args):
+def load_model(spec):
+    """A model from a preset name, a preset folder or a `.keras` file (safe mode)."""
+    import keras
+
+    from keras_vcd import zoo
+
+    if str(spec).endswith(".keras"):
+        try:
+            return keras.models.load_model(spec, safe_mode=True)
+        except Exception as error:
+            raise ValueError(f"Cannot load {spec} as a keras_vcd model: {error}") from error
+    return zoo.load(spec)
+
+
+def _test_data(args):
+    from keras_vcd import datasets
+
+    splits, info = datasets.load(args.dataset, verbose=_verbose(args))
+    x = splits["test"]
+    return (x[: args.num_examples] if args.num_examples else x), info
+
+
+def _evaluate(model, x, method, num_samples, seed, verbose):
     from keras_vcd import training
+
+    return training.measure_log_likelihood(model, x, method, num_samples, seed, verbose)
+
+
+def cmd_train(args):
+    from keras_vcd import distribute, training
 
     recipe, name = _recipe(args.preset)
     output_dir = pathlib.Path(args.output_dir or pathlib.Path("runs") / name)
-    _, summary = training.train(
-        recipe, output_dir, iterations=args.iterations, verbose=args.verbose
+    with distribute.get_strategy(args.strategy).scope():
+        model, summary = training.train(
+            recipe, output_dir, iterations=args.iterations, verbose=_verbose(args) and 2
+        )
+    _emit(args, {k: v for k, v in summary.items() if k != "dataset"})
+    if args.export:
+        metadata = training.export(
+            model, summary, recipe, args.export,
+            evaluations=[("hmc_is", args.hmc_is_samples), ("iwae", args.iwae_samples)],
+            num_test_examples=args.num_examples, verbose=_verbose(args),
+        )
+        _emit(args, {"exported": str(args.export),
+                     "test_log_likelihood": metadata["test_log_likelihood"]})
+
+
+def cmd_evaluate(args):
+    model = load_model(args.model)
+    x, info = _test_data(args)
+    result = _evaluate(model, x, args.method, args.num_samples, args.seed, _verbose(args))
+    result.update(model=str(args.model), dataset=info["source"])
+    if args.output:
+        pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
+    if not (args.quiet or args.json):
+        print(f"test log p(x) [{args.method}, S={args.num_samples}, {len(x)} examples]: "
+              f"{result['mean']:.2f} ± {result['stderr'] or 0:.2f}")
+    else:
+        _emit(args, result)
+    if args.plots:
+        _plots(model, x, args.plots, args)
+
+
+def _plots(model, x, output_dir, args, csv_path=None):
+    from keras_vcd import plotting
+
+    paths = plotting.write_all(model, x, output_dir, csv_path=csv_path, seed=args.seed)
+    _emit(args, {"pictures": paths})
+
+
+def cmd_sample(args):
+    model = load_model(args.model)
+    x, _ = _test_data(args)
+    _plots(model, x, args.output_dir, args)
+
+
+def cmd_zoo(args):
+    from keras_vcd import zoo
+
+    if args.action == "list":
+        for name in zoo.list_presets():
+            _emit(args, {name: zoo.describe(name)["description"]})
+    elif args.action == "show":
+        directory = zoo.resolve(args.name)
+        _emit(args, zoo.read_json(directory, zoo.METADATA_FILE))
+    elif args.action == "verify":
+        names = [args.name] if args.name else zoo.list_presets()
+        for name in names:
+            _emit(args, {name: f"ok ({zoo.verify(name)})"})
+
+
+def cmd_tune(args):
+    from keras_vcd import datasets, tuning
+
+    splits, _ = datasets.load(args.dataset, verbose=_verbose(args))
+    x_train = splits["train"][: args.train_examples]
+    x_valid = splits["valid"] if splits["valid"] is not None else splits["test"]
+    _, table = tuning.run_search(
+        x_train, x_valid, args.directory, project_name=args.project_name,
+        algorithm=args.algorithm, max_trials=args.max_trials, epochs=args.epochs,
+        best_preset_dir=args.best_preset_dir, verbose=_verbose(args),
     )
-    print(json.dumps({k: v for k, v in summary.items() if k != "dataset"}))
+    print(table)
+
+
+def cmd_bench(args):
+    from keras_vcd import benchmark
+
+    results = benchmark.run(quick=args.quick, output=args.output, verbose=_verbose(args))
+    if not args.json:
+        print(benchmark.format_table(results))
+    else:
+        _emit(args, results)
+
+
+def cmd_demo(args):
+    """The main job: pretrained preset → test log-likelihood → pictures → a short run."""
+    from keras_vcd import datasets, training, zoo
+
+    verbose = _verbose(args)
+    model = zoo.load(DEFAULT_PRESET)
+    splits, info = datasets.load("binarized_mnist", verbose=verbose)
+    x_test = splits["test"][:500]
+    _emit(args, {"preset": DEFAULT_PRESET, "dataset": info["source"]})
+    _emit(args, {"test_log_likelihood": _evaluate(model, x_test, "iwae", 1000, 0, verbose)})
+    output_dir = pathlib.Path(args.output_dir)
+    _plots(model, x_test, output_dir, args)
+    recipe = zoo.read_json(zoo.resolve(DEFAULT_PRESET), zoo.CONFIG_FILE)
+    short = {"train": splits["train"][:5000], "valid": splits["valid"][:1000],
+             "test": None}
+    _, summary = training.train(
+        recipe, output_dir / "short_run", iterations=100, data=(short, info),
+        verbose=verbose,
+    )
+    _emit(args, {"short_run": {k: summary[k] for k in ("iterations", "wall_time_s")}})
 
 
 def build_parser():
-    parser = argparse.ArgumentParser(prog="keras-vcd", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
-    train = sub.add_parser("train", help="train a preset's recipe from scratch, resumably")
+    # --quiet and --json work before or after the subcommand.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
+                        help="no progress bars or text")
+    common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                        help="results as JSON lines, no progress bars")
+    parser = argparse.ArgumentParser(
+        prog="keras-vcd", description=__doc__.split("\n\n")[0], parents=[common]
+    )
+    parser.add_argument("--output-dir", default="keras_vcd_demo",
+                        help="where the main job writes pictures and its short run")
+    parser.set_defaults(func=cmd_demo)
+    sub = parser.add_subparsers(dest="command")
+
+    def with_data(p):
+        p.add_argument("--dataset", default="binarized_mnist",
+                       choices=("binarized_mnist", "fashion_mnist"))
+        p.add_argument("--num-examples", type=int, help="first N test examples (default all)")
+        p.add_argument("--seed", type=int, default=0)
+
+    train = sub.add_parser("train", parents=[common], help="train a preset's recipe from scratch, resumably")
     train.add_argument("preset", help="preset name (see `keras-vcd zoo list`) or a config.json")
     train.add_argument("--output-dir", help="checkpoints and logs (default runs/PRESET)")
     train.add_argument("--iterations", type=int, help="total iterations (default: the recipe's)")
-    train.add_argument("--verbose", type=int, default=1, choices=(0, 1, 2))
+    train.add_argument("--strategy", default="default",
+                       help="distribution strategy: auto, ipu, mirrored, multi_worker, default")
+    train.add_argument("--export", help="after training, evaluate and write a preset folder here")
+    train.add_argument("--hmc-is-samples", type=int, default=5000)
+    train.add_argument("--iwae-samples", type=int, default=5000)
+    train.add_argument("--num-examples", type=int, help="test examples for the export")
     train.set_defaults(func=cmd_train)
+
+    evaluate = sub.add_parser("evaluate", parents=[common], help="importance-sampled test log-likelihood")
+    evaluate.add_argument("model", nargs="?", default=DEFAULT_PRESET,
+                          help="preset name, preset folder or .keras file")
+    evaluate.add_argument("--method", default="iwae", choices=("iwae", "hmc_is"))
+    evaluate.add_argument("--num-samples", type=int, default=1000)
+    evaluate.add_argument("--output", help="write the result as JSON here")
+    evaluate.add_argument("--plots", help="also write the pictures to this folder")
+    with_data(evaluate)
+    evaluate.set_defaults(func=cmd_evaluate)
+
+    sample = sub.add_parser("sample", parents=[common], help="pictures: samples, reconstructions, traversal")
+    sample.add_argument("model", nargs="?", default=DEFAULT_PRESET)
+    sample.add_argument("--output-dir", default="keras_vcd_pictures")
+    with_data(sample)
+    sample.set_defaults(func=cmd_sample, num_examples=100)
+
+    tune = sub.add_parser("tune", parents=[common], help="keras-tuner search, objective val_loglik")
+    tune.add_argument("--directory", default="runs/tuning")
+    tune.add_argument("--project-name", default="vcd_tuning")
+    tune.add_argument("--algorithm", default="random", choices=("random", "hyperband", "bayesian"))
+    tune.add_argument("--max-trials", type=int, default=4)
+    tune.add_argument("--epochs", type=int, default=2)
+    tune.add_argument("--train-examples", type=int, default=5000)
+    tune.add_argument("--best-preset-dir", default="runs/tuning/best_preset")
+    tune.add_argument("--dataset", default="binarized_mnist",
+                      choices=("binarized_mnist", "fashion_mnist"))
+    tune.set_defaults(func=cmd_tune)
+
+    bench = sub.add_parser("bench", parents=[common], help="speed benchmark, side by side with tfp.mcmc")
+    bench.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
+    bench.add_argument("--output", default="benchmark.json")
+    bench.set_defaults(func=cmd_bench)
+
+    zoo = sub.add_parser("zoo", parents=[common], help="list, show or verify presets")
+    zoo.add_argument("action", choices=("list", "show", "verify"))
+    zoo.add_argument("name", nargs="?")
+    zoo.set_defaults(func=cmd_zoo)
     return parser
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    return args.func(args)
+    args.quiet = getattr(args, "quiet", False)
+    args.json = getattr(args, "json", False)
+    try:
+        args.func(args)
+    except (ValueError, OSError, RuntimeError) as error:
+        print(f"keras-vcd: error: {error}", file=sys.stderr)
+        return 2
+    return 0
 
 
 if __name__ == "__main__":

@@ -73,7 +73,7 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
     steps_per_epoch = math.ceil(len(splits["train"]) / batch_size)
     target = iterations or training["iterations"]
     epochs = math.ceil(target / steps_per_epoch)
-    checkpoint = ResumableCheckpoint(output_dir)
+    checkpoint = ResumableCheckpoint(output_dir, training.get("snapshot_every_epochs", 0))
     initial_epoch = checkpoint.restore(model, steps_per_epoch)
     if verbose and initial_epoch:
         print(f"Resuming from {output_dir} at epoch {initial_epoch} "
@@ -111,3 +111,62 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
 
 def _cpu_count():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+
+
+def measure_log_likelihood(model, x, method, num_samples, seed=0, verbose=1):
+    """Mean ± standard error of `evaluation.log_likelihood`, with its settings."""
+    import time
+
+    from keras_vcd import evaluation
+
+    start = time.time()
+    estimates = evaluation.log_likelihood(
+        model, x, method=method, num_samples=num_samples, seed=seed, verbose=verbose
+    )
+    return {
+        "method": method,
+        "num_samples": num_samples,
+        "num_examples": len(x),
+        "mean": float(estimates.mean()),
+        "stderr": float(estimates.std(ddof=1) / len(x) ** 0.5) if len(x) > 1 else 0.0,
+        "seed": seed,
+        "seconds": round(time.time() - start, 1),
+    }
+
+
+def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("iwae", 5000)),
+           num_test_examples=None, description=None, note=None, verbose=1):
+    """Measures the test log-likelihood and writes `model` as a zoo preset.
+
+    Args:
+        model: the trained model.
+        summary: what `train` returned (iterations, wall time, data set info).
+        recipe: the training recipe (stored in the preset's config.json).
+        preset_dir: the folder to write.
+        evaluations: `(method, num_samples)` pairs, each run on the test set.
+        num_test_examples: evaluate on the first N test examples (default all).
+        description, note: text for the metadata and the model card.
+
+    Returns:
+        The metadata written.
+    """
+    from keras_vcd import zoo
+
+    splits, info = datasets.load(recipe["training"]["dataset"], verbose=verbose)
+    x_test = splits["test"][:num_test_examples] if num_test_examples else splits["test"]
+    results = [measure_log_likelihood(model, x_test, method, s, verbose=verbose)
+               for method, s in evaluations]
+    metadata = {
+        "description": description or "",
+        "dataset": {k: v for k, v in info.items() if k != "path"},
+        "iterations": summary["iterations"],
+        "target_iterations": recipe["training"]["iterations"],
+        "batch_size": summary["batch_size"],
+        "seed": recipe["model"]["config"]["seed"],
+        "wall_time_s": summary["wall_time_s"],
+        "machine": summary["machine"],
+        "test_log_likelihood": results,
+        "note": note or "",
+    }
+    training = {k: v for k, v in recipe["training"].items() if k != "compile"}
+    return zoo.save_to_preset(model, preset_dir, metadata=metadata, training=training)

@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_vcd import mcmc
-from keras_vcd.replicas import cross_replica_mean
+from keras_vcd.replicas import cross_replica_mean, in_multi_replica_context
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -97,6 +97,9 @@ class HMCRefine(keras.layers.Layer):
             self.num_leapfrog_steps, seed, adapt=bool(training),
             target_accept_rate=self.target_accept_rate,
             adaptation_rate=self.adaptation_rate, batch_mean_fn=cross_replica_mean,
+            # The adaptation all-reduces the acceptance after every transition, which
+            # tf.distribute cannot do inside a while loop.
+            unroll=bool(training) and in_multi_replica_context(),
         )
         if training:
             self.step_size.assign(result.step_size)

@@ -46,7 +46,7 @@ class MomentsReducer:
 
 def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_steps,
               seed, adapt=False, target_accept_rate=0.9, adaptation_rate=0.01,
-              reducer=None, batch_mean_fn=tf.reduce_mean):
+              reducer=None, batch_mean_fn=tf.reduce_mean, unroll=False):
     """Runs `num_steps` HMC transitions.
 
     Args:
@@ -64,6 +64,10 @@ def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_st
             `update(accumulator, position)`, fed the state after every transition.
         batch_mean_fn: how a shared step size averages the acceptance over chains;
             a distributed caller passes a cross-replica mean.
+        unroll: run the transitions in a Python loop instead of a `tf.while_loop`
+            (`num_steps` must then be a Python int). A `batch_mean_fn` that
+            synchronises `tf.distribute` replicas needs it: `MirroredStrategy` and
+            `MultiWorkerMirroredStrategy` cannot synchronise inside a while loop.
 
     Returns:
         A `ChainResult`.
@@ -102,11 +106,15 @@ def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_st
             accumulator = reducer.update(accumulator, state.position)
         return t + 1, state, step_size, accepted + tf.reduce_sum(accept), accumulator
 
-    _, state, step_size, accepted, accumulator = tf.while_loop(
-        lambda t, *_: t < num_steps,
-        body,
-        (tf.constant(0), state, step_size, tf.zeros([], dtype), accumulator),
-    )
+    loop_state = (tf.constant(0), state, step_size, tf.zeros([], dtype), accumulator)
+    if unroll:
+        if not isinstance(num_steps, int):
+            raise ValueError(f"unroll=True needs a Python int num_steps, received {num_steps!r}.")
+        for _ in range(num_steps):
+            loop_state = body(*loop_state)
+    else:
+        loop_state = tf.while_loop(lambda t, *_: t < num_steps, body, loop_state)
+    _, state, step_size, accepted, accumulator = loop_state
     num_proposals = tf.cast(num_steps, dtype) * tf.cast(tf.shape(state.position)[0], dtype)
     mean_accept_rate = accepted / tf.maximum(num_proposals, 1.0)
     return ChainResult(state, step_size, mean_accept_rate,

@@ -107,12 +107,15 @@ class LocalControlVariate(keras.layers.Layer):
     def update(self, f, index):
         values = tf.convert_to_tensor(self.values)
         index = tf.cast(index, tf.int32)
+        # Both rules' cross-replica reductions run outside tf.cond: tf.distribute
+        # cannot synchronise replicas inside a conditional branch.
+        mean_f = cross_replica_mean(f)
+        index_all, f_all = gather_global_batch(index, f)
 
         def global_rule():
-            return self.decay * values + (1.0 - self.decay) * cross_replica_mean(f)
+            return self.decay * values + (1.0 - self.decay) * mean_f
 
         def local_rule():
-            index_all, f_all = gather_global_batch(index, f)
             blended = self.decay * tf.gather(values, index_all) + (1.0 - self.decay) * f_all
             return tf.tensor_scatter_nd_update(values, index_all[:, tf.newaxis], blended)
 

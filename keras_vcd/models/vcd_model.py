@@ -1,6 +1,7 @@
 """`VCDModel`: a VAE whose latent samples are refined by HMC, trained by VCD."""
 
 import contextlib
+import warnings
 
 import numpy as np
 import keras
@@ -10,7 +11,7 @@ from keras_vcd import mcmc, optimizers, validation
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import objectives
 from keras_vcd.models.control_variates import make_control_variate
-from keras_vcd.replicas import replica_id
+from keras_vcd.replicas import all_replicas_true, replica_id
 
 _HMC_METRICS = ("log_lik_qt", "stoch_vcd", "hmc_accept_rate")
 # Steps run per call into the compiled function: removes the per-step host round trip.
@@ -152,6 +153,13 @@ class VCDModel(keras.Model):
             steps_per_execution: training steps per call of the compiled function.
             jit_compile: compile the training step with XLA.
             run_eagerly: run `train_step` eagerly (debugging only; slow).
+
+        Under a `tf.distribute` strategy with more than one replica (model made
+        and compiled in `strategy.scope()`), XLA is turned off and one step runs
+        per execution, with a warning: Keras's multi-step loop fails under
+        `MirroredStrategy` (keras-team/keras#19246) and XLA cannot compile its
+        cross-device reductions on CPUs. The values asked for are what
+        `get_compile_config` saves, so a model loaded on one device gets them back.
         """
         self.decoder_optimizer = decoder_optimizer or optimizers.paper_optimizer("decoder")
         self.encoder_mean_optimizer = encoder_mean_optimizer or optimizers.paper_optimizer(
@@ -162,8 +170,7 @@ class VCDModel(keras.Model):
         )
         super().compile(
             optimizer=self.decoder_optimizer,
-            steps_per_execution=steps_per_execution,
-            jit_compile=jit_compile,
+            **_distributed_execution(self.distribute_strategy, steps_per_execution, jit_compile),
             run_eagerly=run_eagerly,
         )
         self._vcd_compile_config = {
@@ -320,16 +327,20 @@ class VCDModel(keras.Model):
             validation_data = self._prepare(validation_data, "validation_data")
         if isinstance(x, dict) and self.control_variate_kind == "local" and "index" not in x:
             self._check_index(None)
-        if not self.built:
-            self.build()
+        self._build_in_scope()
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """`keras.Model.evaluate` on unlabelled data, validated first."""
         x = self._prepare(x, "x")
-        if not self.built:
-            self.build()
+        self._build_in_scope()
         return super().evaluate(x, y, **kwargs)
+
+    def _build_in_scope(self):
+        """Builds the weights (and optimizer slots) under the model's strategy, if any."""
+        if not self.built:
+            with self.distribute_strategy.scope():
+                self.build()
 
     # ------------------------------------------------------------------ helpers
 
@@ -405,4 +416,20 @@ def _zero_if_not_finite(gradients, losses):
     finite = tf.reduce_all(
         [tf.reduce_all(tf.math.is_finite(t)) for t in list(gradients) + list(losses)]
     )
+    # Under tf.distribute every replica drops the update if any replica must, as one
+    # device would on the whole global batch.
+    finite = all_replicas_true(finite)
     return [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]
+
+
+def _distributed_execution(strategy, steps_per_execution, jit_compile):
+    """The execution settings that work under `strategy` (see `VCDModel.compile`)."""
+    if strategy.num_replicas_in_sync == 1 or (steps_per_execution == 1 and not jit_compile):
+        return {"steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
+    warnings.warn(
+        f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas: training "
+        f"runs with steps_per_execution=1 and jit_compile=False (asked for "
+        f"{steps_per_execution} and {jit_compile}); see VCDModel.compile.",
+        stacklevel=3,
+    )
+    return {"steps_per_execution": 1, "jit_compile": False}
