@@ -43,7 +43,8 @@ class ValidationLogLikelihood(keras.callbacks.Callback):
     >>> model = kv.VCDModel(kv.GaussianEncoder(2, (8,)), kv.BernoulliDecoder(20, (8,)),
     ...                     refiner=kv.HMCRefine(num_steps=1, num_leapfrog_steps=2), seed=0)
     >>> model.compile(jit_compile=False)
-    >>> val_loglik = kv.callbacks.ValidationLogLikelihood(x[:16], num_samples=10)
+    >>> from keras_vcd.callbacks import ValidationLogLikelihood
+    >>> val_loglik = ValidationLogLikelihood(x[:16], num_samples=10)
     >>> history = model.fit(x, batch_size=32, epochs=1, verbose=0, callbacks=[val_loglik])
     >>> bool(history.history["val_loglik"][0] < 0)
     True
@@ -90,7 +91,7 @@ class ValidationLogLikelihood(keras.callbacks.Callback):
         # settings only: never the model of a previous trial, which Keras stores on
         # the callback by `set_model`.
         clone = copy.copy(self)
-        clone.__dict__ = {k: v for k, v in self.__dict__.items() if k != "_model"}
+        clone.__dict__ = dict(self.__dict__, _model=None)
         clone.estimator_kwargs = copy.deepcopy(self.estimator_kwargs, memo)
         memo[id(self)] = clone
         return clone

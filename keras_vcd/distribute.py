@@ -26,12 +26,13 @@ over 2 logical CPU devices, MultiWorkerMirroredStrategy with 2 worker processes)
   single-device run, which uses XLA and 10 steps per execution.
 
 Not tested here: MirroredStrategy over real GPUs (NCCL all-reduce), multi-worker
-training across machines, and IPUs. Graphcore's `IPUStrategy` comes with
-Graphcore's own TensorFlow build (the Poplar SDK), which was made for `tf.keras`
-(Keras 2) and TensorFlow 2.6 or earlier, not for Keras 3. `get_strategy("ipu")`
-configures the IPU system and returns the strategy as Graphcore documents, but expect
-`VCDModel` (a Keras 3 model) not to train under it until Graphcore supports Keras 3;
-see docs/distribute.md.
+training across machines, and IPUs. Graphcore's `IPUStrategy` comes only with
+Graphcore's own TensorFlow (in the Poplar SDK), an implementation of TensorFlow 2.6
+whose Keras integration is `tf.keras` (Keras 2); Keras 3, which keras_vcd needs, runs
+on TensorFlow 2.16 or later. `get_strategy("ipu")` configures the IPU system and
+returns the strategy as Graphcore documents, but it has never run here, and an IPU
+user should expect keras_vcd not to install or train next to Graphcore's TensorFlow
+until Graphcore ships a build for Keras 3; see docs/distribute.md.
 
 Example:
 

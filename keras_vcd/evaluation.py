@@ -13,6 +13,7 @@ combined by a streaming log-sum-exp, so memory is bounded whatever S is.
 """
 
 import math
+import weakref
 
 import numpy as np
 import tensorflow as tf
@@ -71,6 +72,18 @@ def _batched_log_joint(model, x, z):
     flat = tf.reshape(z, [-1, z.shape[-1]])
     x_tiled = tf.reshape(tf.broadcast_to(x, [num, batch, x.shape[-1]]), [-1, x.shape[-1]])
     return tf.reshape(model.log_joint(x_tiled, flat), [num, batch])
+
+
+# Compiled functions per model and settings: repeated evaluations (a callback at every
+# epoch, several seeds) then trace and compile once.
+_COMPILED = weakref.WeakKeyDictionary()
+
+
+def _compiled(model, key, make):
+    cache = _COMPILED.setdefault(model, {})
+    if key not in cache:
+        cache[key] = make()
+    return cache[key]
 
 
 def _compile_log_weights(model):
@@ -162,10 +175,13 @@ def log_likelihood(model, x, method="iwae", num_samples=1000, batch_size=500, se
     num_examples = len(x)
     batch_size = min(batch_size, num_examples)
     chunk = max(1, min(num_samples, _CHUNK_BUDGET // (batch_size * model.input_dim)))
-    proposal = _compile_proposal(
-        model, method, num_burnin_steps, num_kept_steps, scale_factor, min_std
+    proposal = _compiled(
+        model, (method, num_burnin_steps, num_kept_steps, scale_factor, min_std),
+        lambda: _compile_proposal(
+            model, method, num_burnin_steps, num_kept_steps, scale_factor, min_std
+        ),
     )
-    log_weights = _compile_log_weights(model)
+    log_weights = _compiled(model, "log_weights", lambda: _compile_log_weights(model))
     num_batches = math.ceil(num_examples / batch_size)
     estimates = []
     with tqdm.tqdm(

@@ -285,7 +285,7 @@ class VCDModel(keras.Model):
             start += len(variables)
         if self.control_variate is not None:
             self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
-        return self._update_metrics(terms, losses, info, batch_size)
+        return _reducible_logs(self._update_metrics(terms, losses, info, batch_size))
 
     def test_step(self, data):
         x, _ = split_inputs(data)
@@ -295,7 +295,7 @@ class VCDModel(keras.Model):
         # Validation examples have no training-set index: local control variates
         # report with their mean.
         losses = self._objective_losses(terms, None, batch_size)
-        return self._update_metrics(terms, losses, info, batch_size)
+        return _reducible_logs(self._update_metrics(terms, losses, info, batch_size))
 
     def call(self, inputs, training=False):
         """Reconstruction logits of `x` decoded from the encoder mean."""
@@ -341,6 +341,13 @@ class VCDModel(keras.Model):
         if not self.built:
             with self.distribute_strategy.scope():
                 self.build()
+
+    def _maybe_symbolic_build(self, iterator=None, data_batch=None):
+        # Keras (TF backend, under a strategy) builds from a first batch that it reduces
+        # with strategy.reduce, which fails on dict batches under
+        # MultiWorkerMirroredStrategy. fit/evaluate have built everything already.
+        if not self.built:
+            super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
 
     # ------------------------------------------------------------------ helpers
 
@@ -420,6 +427,22 @@ def _zero_if_not_finite(gradients, losses):
     # device would on the whole global batch.
     finite = all_replicas_true(finite)
     return [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]
+
+
+def _reducible_logs(logs):
+    """Logs that Keras can reduce over the workers of a multi-worker strategy.
+
+    Keras 3 reduces the logs of a MultiWorkerMirroredStrategy step with
+    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars
+    (tensorflow/tensorflow#72388); as shape-`[1]` tensors they reduce to the scalar
+    mean over the replicas.
+    """
+    strategy = tf.distribute.get_strategy()
+    extended = strategy.extended
+    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
+            and getattr(extended, "_in_multi_worker_mode", lambda: False)()):
+        return logs
+    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
 
 
 def _distributed_execution(strategy, steps_per_execution, jit_compile):

@@ -1,0 +1,130 @@
+"""Log-likelihood estimators against a model whose log p(x) is integrated by quadrature."""
+
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vcd as kv
+from keras_vcd.evaluation import StreamingLogSumExp
+
+
+@pytest.fixture(scope="module")
+def linear_model():
+    """latent_dim 1, D = 5, logits = z * w + b; an encoder that is close but not exact."""
+    model = kv.VCDModel(
+        encoder=kv.GaussianEncoder(latent_dim=1, hidden_units=()),
+        decoder=kv.BernoulliDecoder(output_dim=5, hidden_units=()),
+        refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=5, initial_step_size=0.5),
+        seed=0,
+    )
+    model.build()
+    w = np.array([[2.0, -1.5, 0.5, 3.0, -2.5]], "float32")
+    b = np.array([0.1, -0.3, 0.2, 0.0, 0.4], "float32")
+    model.decoder.set_weights([w, b])
+    # q(z | x): mean = 0.4 * (x . w) / 5, std = softplus(0) + floor ~ 0.69.
+    model.encoder.mean_network.set_weights([0.08 * w.T, np.zeros(1, "float32")])
+    model.encoder.std_network.set_weights([np.zeros((5, 1), "float32"), np.zeros(1, "float32")])
+    return model, w[0].astype("float64"), b.astype("float64")
+
+
+def exact_log_likelihood(x, w, b):
+    """log p(x) = log integral Bernoulli(x | sigmoid(z w + b)) N(z; 0, 1) dz, by quadrature.
+
+    A 40,001-point grid on [-12, 12]: the integrand is smooth and the Gaussian tail
+    beyond 12 is below 1e-30, so the error is far below the tolerances used.
+    """
+    z = np.linspace(-12, 12, 40001)
+    logits = z[:, None] * w + b
+    log_lik = (x[:, None, :] * logits - np.logaddexp(0, logits)).sum(-1)
+    log_integrand = log_lik - 0.5 * z**2 - 0.5 * np.log(2 * np.pi)
+    peak = log_integrand.max(1, keepdims=True)
+    return np.log(np.trapz(np.exp(log_integrand - peak), z, axis=1)) + peak[:, 0]
+
+
+@pytest.fixture(scope="module")
+def binary_x():
+    return (np.random.default_rng(0).random((40, 5)) < 0.5).astype("float32")
+
+
+@pytest.mark.parametrize("method", ["iwae", "hmc_is"])
+def test_converges_to_the_exact_value(linear_model, binary_x, method):
+    model, w, b = linear_model
+    exact = exact_log_likelihood(binary_x, w, b)
+    estimate = kv.evaluation.log_likelihood(
+        model, binary_x, method=method, num_samples=20000, seed=1, verbose=0,
+        num_burnin_steps=100, num_kept_steps=100,
+    )
+    # Importance weights here have relative variance < 1, so the error of log of a
+    # mean of 20,000 weights is ~ sqrt(1 / 20000) = 0.007 nats per example; 0.03 is
+    # > 4 sigma per example, and the average error is much smaller still.
+    np.testing.assert_allclose(estimate, exact, atol=0.03)
+    assert abs(np.mean(estimate - exact)) < 0.01
+
+
+@pytest.mark.parametrize("method", ["iwae", "hmc_is"])
+def test_small_s_is_below_the_exact_value_on_average(linear_model, binary_x, method):
+    # With S = 1 the estimate is log w, whose mean is the ELBO-like bound:
+    # E[log w] <= log E[w] = log p(x) (Jensen). Averaged over 40 examples and 20
+    # seeds (800 draws) the gap is clearly negative; the test asks for < -0.01 nats.
+    model, w, b = linear_model
+    exact = exact_log_likelihood(binary_x, w, b)
+    gaps = [
+        kv.evaluation.log_likelihood(
+            model, binary_x, method=method, num_samples=1, seed=seed, verbose=0,
+            num_burnin_steps=20, num_kept_steps=20,
+        ) - exact
+        for seed in range(20)
+    ]
+    assert np.mean(gaps) < -0.01
+
+
+def test_estimates_tighten_as_s_grows(linear_model, binary_x):
+    model, w, b = linear_model
+    exact = exact_log_likelihood(binary_x, w, b)
+    errors = [
+        np.mean(np.abs(kv.evaluation.log_likelihood(
+            model, binary_x, num_samples=s, seed=2, verbose=0) - exact))
+        for s in (1, 100, 10000)
+    ]
+    assert errors[0] > errors[1] > errors[2]
+
+
+def test_deterministic_given_a_seed(linear_model, binary_x):
+    model, _, _ = linear_model
+    first = kv.evaluation.log_likelihood(model, binary_x, method="hmc_is", num_samples=50,
+                                         seed=3, verbose=0, num_burnin_steps=10,
+                                         num_kept_steps=10)
+    second = kv.evaluation.log_likelihood(model, binary_x, method="hmc_is", num_samples=50,
+                                          seed=3, verbose=0, num_burnin_steps=10,
+                                          num_kept_steps=10)
+    np.testing.assert_array_equal(first, second)
+
+
+def test_streaming_logsumexp_equals_one_shot():
+    values = np.random.default_rng(4).normal(scale=50.0, size=(1000, 7))
+    acc = StreamingLogSumExp()
+    for chunk in np.array_split(values, 13):
+        acc.add(chunk)
+    np.testing.assert_allclose(acc.result(), tf.reduce_logsumexp(values, axis=0), rtol=1e-12)
+
+
+@pytest.mark.parametrize(
+    "kwargs, match",
+    [
+        ({"method": "elbo"}, "method 'elbo'"),
+        ({"num_samples": 0}, "num_samples"),
+        ({"batch_size": 0}, "batch_size"),
+    ],
+)
+def test_bad_arguments(linear_model, binary_x, kwargs, match):
+    model, _, _ = linear_model
+    with pytest.raises(ValueError, match=match):
+        kv.evaluation.log_likelihood(model, binary_x, verbose=0, **kwargs)
+
+
+def test_bad_data(linear_model):
+    model, _, _ = linear_model
+    with pytest.raises(ValueError, match="6 features"):
+        kv.evaluation.log_likelihood(model, np.zeros((3, 6), "float32"), verbose=0)
+    with pytest.raises(ValueError, match="binary"):
+        kv.evaluation.log_likelihood(model, np.full((3, 5), 0.5, "float32"), verbose=0)
