@@ -27,6 +27,14 @@ def model_from_recipe(recipe):
     return model
 
 
+def load_recipe_data(training):
+    """The recipe's data set, cut to `training["subset"]` ({"train": N, ...}) if given."""
+    splits, info = datasets.load(training["dataset"])
+    for split, size in training.get("subset", {}).items():
+        splits[split] = splits[split][:size]
+    return splits, info
+
+
 def check_output_dir(directory):
     """Fails early, before any training, if `directory` cannot hold checkpoints."""
     directory = pathlib.Path(directory)
@@ -50,7 +58,8 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
 
     Args:
         recipe: dict with "model" (a serialised `VCDModel`) and "training"
-            ({"dataset", "batch_size", "iterations", "compile", "validation_freq"}).
+            ({"dataset", "batch_size", "iterations", "compile", "validation_freq",
+            "snapshot_every_epochs", "subset"}).
         output_dir: checkpoint, CSV log and final weights go here.
         iterations: total iterations to reach (default: the recipe's). Rounded up to
             whole epochs.
@@ -64,7 +73,7 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
     """
     output_dir = check_output_dir(output_dir)
     training = recipe["training"]
-    splits, info = data if data is not None else datasets.load(training["dataset"])
+    splits, info = data if data is not None else load_recipe_data(training)
     x_train = splits["train"]
     model = model_from_recipe(recipe)
     if model.control_variate_kind == "local":

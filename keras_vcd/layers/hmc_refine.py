@@ -23,6 +23,9 @@ class HMCRefine(keras.layers.Layer):
         adaptation_rate: relative step-size change per transition, in [0, 1).
         initial_step_size: starting step size; `None` means `0.5 / latent_dim`.
         seed: int seed of the layer's own random stream, used when `call` gets no seed.
+        step_size_bounds: `(low, high)`; the adapted step size is clipped to it, so a
+            run of rejections (e.g. from a diverging model) cannot drive it to 0 or
+            a burst of acceptances to a useless size.
 
     Call arguments:
         z0: `(batch, latent_dim)` start positions (treated as constants).
@@ -50,7 +53,8 @@ class HMCRefine(keras.layers.Layer):
     """
 
     def __init__(self, num_steps=8, num_leapfrog_steps=5, target_accept_rate=0.9,
-                 adaptation_rate=0.01, initial_step_size=None, seed=None, **kwargs):
+                 adaptation_rate=0.01, initial_step_size=None, seed=None,
+                 step_size_bounds=(1e-5, 10.0), **kwargs):
         super().__init__(**kwargs)
         if not isinstance(num_steps, int) or num_steps < 0:
             raise ValueError(f"num_steps must be an int >= 0, received {num_steps!r}.")
@@ -70,6 +74,13 @@ class HMCRefine(keras.layers.Layer):
             raise ValueError(
                 f"initial_step_size must be > 0 or None, received {initial_step_size!r}."
             )
+        low, high = step_size_bounds
+        if not 0.0 < low < high:
+            raise ValueError(
+                f"step_size_bounds must be (low, high) with 0 < low < high, received "
+                f"{step_size_bounds!r}."
+            )
+        self.step_size_bounds = (float(low), float(high))
         self.num_steps = num_steps
         self.num_leapfrog_steps = num_leapfrog_steps
         self.target_accept_rate = float(target_accept_rate)
@@ -102,7 +113,7 @@ class HMCRefine(keras.layers.Layer):
             unroll=bool(training) and in_multi_replica_context(),
         )
         if training:
-            self.step_size.assign(result.step_size)
+            self.step_size.assign(tf.clip_by_value(result.step_size, *self.step_size_bounds))
         z = tf.stop_gradient(result.state.position)
         if not return_info:
             return z
@@ -121,5 +132,6 @@ class HMCRefine(keras.layers.Layer):
             adaptation_rate=self.adaptation_rate,
             initial_step_size=self.initial_step_size,
             seed=self.seed,
+            step_size_bounds=list(self.step_size_bounds),
         )
         return config

@@ -1,0 +1,136 @@
+"""Training survives SIGKILL, bad output folders, non-finite steps and bad files."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import h5py
+import keras
+import numpy as np
+import pytest
+import tensorflow as tf
+
+import keras_vcd as kv
+from keras_vcd import training, zoo
+from conftest import tiny_model
+
+
+def tiny_recipe(iterations):
+    """A 784-dim model small enough to train hundreds of steps in seconds on MNIST."""
+    model = kv.VCDModel(
+        encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
+        decoder=kv.BernoulliDecoder(output_dim=784, hidden_units=(8,)),
+        refiner=kv.HMCRefine(num_steps=1, num_leapfrog_steps=2), seed=0,
+    )
+    return {
+        "model": keras.saving.serialize_keras_object(model),
+        "training": {"dataset": "binarized_mnist", "batch_size": 20, "iterations": iterations,
+                     "subset": {"train": 2000, "valid": 200}, "validation_freq": 100,
+                     "compile": {"steps_per_execution": 1, "jit_compile": False}},
+    }
+
+
+@pytest.mark.slow
+@pytest.mark.network
+def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny_recipe(iterations=600)))  # 6 epochs of 100 steps
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "keras_vcd", "train", str(config),
+               "--output-dir", str(run_dir), "--quiet"]
+    env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2")
+    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
+                               stderr=subprocess.DEVNULL)
+    try:
+        state_file = run_dir / "checkpoint.json"
+        deadline = time.time() + 240
+        while time.time() < deadline and not (
+            state_file.exists() and json.loads(state_file.read_text())["epoch"] >= 2
+        ):
+            time.sleep(0.2)
+        assert state_file.exists(), "no checkpoint was written within 240 s"
+        time.sleep(0.5)  # well inside the next epoch
+        process.send_signal(signal.SIGKILL)
+        process.wait(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    killed_at = json.loads((run_dir / "checkpoint.json").read_text())["iterations"]
+    assert 200 <= killed_at < 600
+    with h5py.File(run_dir / "checkpoint.weights.h5") as f:  # intact after the kill
+        assert "vars" in f
+    assert not list(run_dir.glob(".tmp-*"))
+
+    finished = subprocess.run(command, env=env, capture_output=True, text=True, timeout=300)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["iterations"] == 600  # no step lost, none repeated
+    epochs = [int(line.split(",")[0]) for line in
+              (run_dir / "log.csv").read_text().splitlines()[1:] if line[0].isdigit()]
+    assert sorted(set(epochs)) == list(range(6))
+
+
+def test_unwritable_output_dir_is_reported_before_training(tmp_path):
+    blocker = tmp_path / "a_file"
+    blocker.write_text("not a folder")
+    with pytest.raises(OSError, match="Cannot write checkpoints"):
+        training.check_output_dir(blocker / "run")
+
+
+def test_full_disk_is_reported_before_training(tmp_path, monkeypatch):
+    monkeypatch.setattr(training.shutil, "disk_usage",
+                        lambda path: type("Usage", (), {"free": 10 * 2**20})())
+    with pytest.raises(OSError, match="MiB free"):
+        training.check_output_dir(tmp_path / "run")
+
+
+def test_cli_reports_unwritable_output_dir(tmp_path, capsys):
+    from keras_vcd import cli
+
+    blocker = tmp_path / "a_file"
+    blocker.write_text("x")
+    config = tmp_path / "tiny.json"
+    config.write_text(json.dumps(tiny_recipe(iterations=10)))
+    code = cli.main(["train", str(config), "--output-dir", str(blocker / "run"), "--quiet"])
+    assert code == 2
+    assert "Cannot write checkpoints" in capsys.readouterr().err
+
+
+def test_step_size_stays_within_bounds_under_constant_rejection():
+    # Without bounds 12 halvings would take 0.25 down to 6e-5.
+    hmc = kv.HMCRefine(num_steps=12, num_leapfrog_steps=1, adaptation_rate=0.5,
+                       step_size_bounds=(1e-3, 1.0))
+
+    def never_finite(z):  # every proposal is rejected: the step size only shrinks
+        return tf.where(tf.reduce_all(z == 0.0, -1), 0.0, np.nan) + 0.0 * z[:, 0]
+
+    hmc(tf.zeros([4, 2]), target_log_prob_fn=never_finite, training=True)
+    assert float(hmc.step_size.numpy()) == pytest.approx(1e-3)
+
+
+def test_corrupted_and_foreign_weights_name_the_file(tmp_path):
+    model = tiny_model()
+    model.compile()
+    model.build()
+    garbage = tmp_path / "garbage.weights.h5"
+    garbage.write_bytes(os.urandom(2048))
+    with pytest.raises(ValueError, match="garbage.weights.h5"):
+        zoo.load_weights_file(model, garbage)
+    foreign = tiny_model(input_dim=30)
+    foreign.compile()
+    foreign.build()
+    foreign.save_weights(tmp_path / "foreign.weights.h5")
+    with pytest.raises(ValueError, match="foreign.weights.h5"):
+        zoo.load_weights_file(model, tmp_path / "foreign.weights.h5")
+
+
+def test_corrupted_keras_file_names_the_file(tmp_path):
+    from keras_vcd import cli
+
+    bad = tmp_path / "bad.keras"
+    bad.write_bytes(b"not a zip")
+    with pytest.raises(ValueError, match="bad.keras"):
+        cli.load_model(str(bad))
