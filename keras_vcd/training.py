@@ -122,6 +122,11 @@ def _cpu_count():
     return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
+# The fixed subset measurement recorded in every preset's metadata ("check").
+CHECK_EXAMPLES = 200
+CHECK_SAMPLES = 100
+
+
 def measure_log_likelihood(model, x, method, num_samples, seed=0, verbose=1):
     """Mean ± standard error of `evaluation.log_likelihood`, with its settings."""
     import time
@@ -165,6 +170,9 @@ def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("
     x_test = splits["test"][:num_test_examples] if num_test_examples else splits["test"]
     results = [measure_log_likelihood(model, x_test, method, s, verbose=verbose)
                for method, s in evaluations]
+    # A cheap, fixed measurement that tests repeat to check the shipped weights.
+    check = measure_log_likelihood(model, splits["test"][:CHECK_EXAMPLES], "iwae",
+                                   CHECK_SAMPLES, seed=0, verbose=0)
     metadata = {
         "description": description or "",
         "dataset": {k: v for k, v in info.items() if k != "path"},
@@ -175,6 +183,7 @@ def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("
         "wall_time_s": summary["wall_time_s"],
         "machine": summary["machine"],
         "test_log_likelihood": results,
+        "check": check,
         "note": note or "",
     }
     training = {k: v for k, v in recipe["training"].items() if k != "compile"}

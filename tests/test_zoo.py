@@ -1,0 +1,71 @@
+"""The bundled presets and the preset format."""
+
+import shutil
+
+import numpy as np
+import pytest
+
+import keras_vcd as kv
+from keras_vcd import training, zoo
+from conftest import tiny_model
+
+
+@pytest.mark.network
+@pytest.mark.parametrize("name", kv.zoo.list_presets())
+def test_preset_loads_verifies_and_reproduces_its_recorded_check(name):
+    # The check is iwae, S=100, on the first 200 test examples with seed 0: the same
+    # computation on the same weights. Only float summation order could differ, so
+    # 0.05 nats (far below the 0.3-nat standard error of that estimate) is generous.
+    model = kv.zoo.load(name)
+    check = zoo.read_json(zoo.resolve(name), zoo.METADATA_FILE)["check"]
+    splits, _ = kv.datasets.load("binarized_mnist", verbose=0)
+    again = training.measure_log_likelihood(
+        model, splits["test"][: check["num_examples"]], check["method"],
+        check["num_samples"], seed=check["seed"], verbose=0,
+    )
+    assert again["mean"] == pytest.approx(check["mean"], abs=0.05)
+
+
+@pytest.mark.parametrize("name", kv.zoo.list_presets())
+def test_preset_metadata_is_complete(name):
+    metadata = zoo.read_json(zoo.resolve(name), zoo.METADATA_FILE)
+    for key in ("dataset", "objective", "iterations", "batch_size", "seed", "wall_time_s",
+                "machine", "libraries", "weights_sha256", "test_log_likelihood"):
+        assert key in metadata, key
+    methods = {r["method"] for r in metadata["test_log_likelihood"]}
+    assert methods == {"hmc_is", "iwae"}
+    assert metadata["dataset"]["sha256"]
+
+
+def test_tampered_weights_are_detected_and_nothing_loads(tmp_path):
+    folder = tmp_path / "preset"
+    shutil.copytree(zoo.resolve("vcd_mnist"), folder)
+    weights = folder / zoo.WEIGHTS_FILE
+    data = bytearray(weights.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    weights.write_bytes(bytes(data))
+    with pytest.raises(zoo.ChecksumMismatchError, match="model.weights.h5"):
+        kv.zoo.load(folder)
+
+
+def test_save_to_preset_round_trip(tmp_path, data):
+    model = tiny_model()
+    model.compile()
+    model.fit(data, batch_size=64, epochs=1, verbose=0)
+    zoo.save_to_preset(model, tmp_path / "mine", metadata={"note": "test"})
+    loaded = kv.VCDModel.from_preset(tmp_path / "mine")
+    np.testing.assert_array_equal(loaded.predict(data[:16], verbose=0),
+                                  model.predict(data[:16], verbose=0))
+    assert float(loaded.refiner.step_size.numpy()) == float(model.refiner.step_size.numpy())
+    assert "note" in zoo.read_json(tmp_path / "mine", zoo.METADATA_FILE)
+    assert (tmp_path / "mine" / zoo.CARD_FILE).read_text().startswith("# mine")
+
+
+def test_unknown_preset_lists_the_names():
+    with pytest.raises(ValueError, match="vcd_mnist"):
+        kv.zoo.load("vcd_cifar")
+
+
+def test_overrides_apply():
+    model = kv.zoo.load("vae_mnist", load_weights=False, seed=5)
+    assert model.seed == 5 and model.objective == "elbo"
