@@ -8,7 +8,7 @@ Example:
 ...                     refiner=kv.HMCRefine(num_steps=8, num_leapfrog_steps=5))
 """
 
-from keras_vcd import datasets, evaluation, mcmc, optimizers, plotting, zoo
+from keras_vcd import datasets, distribute, evaluation, mcmc, optimizers, plotting, zoo
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import VCDModel
 
@@ -20,6 +20,7 @@ __all__ = [
     "HMCRefine",
     "VCDModel",
     "datasets",
+    "distribute",
     "evaluation",
     "mcmc",
     "optimizers",

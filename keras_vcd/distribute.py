@@ -105,7 +105,7 @@ def get_strategy(name="auto", **options):
     >>> distribute.get_strategy("tpu")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown strategy 'tpu'; expected one of ['auto', 'ipu', 'mirrored', 'multi_worker', 'default'].
+    ValueError: Unknown strategy 'tpu'; expected one of ['auto', 'ipu', 'mirrored', ...].
     """
     if name not in STRATEGIES:
         raise ValueError(f"Unknown strategy {name!r}; expected one of {list(STRATEGIES)}.")

@@ -6,10 +6,11 @@ import os
 import pathlib
 import platform
 import shutil
+import tempfile
 
 import keras
 
-from keras_vcd import datasets
+from keras_vcd import datasets, distribute
 from keras_vcd.checkpointing import ResumableCheckpoint
 
 
@@ -71,6 +72,10 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
     Returns:
         `(model, summary)` where summary records iterations, wall time and data.
     """
+    if not distribute.is_chief():
+        # Every worker runs the same saving code (it may use collectives), but only
+        # the chief's files land in output_dir.
+        output_dir = tempfile.mkdtemp(prefix="keras_vcd_worker_")
     output_dir = check_output_dir(output_dir)
     training = recipe["training"]
     splits, info = data if data is not None else load_recipe_data(training)

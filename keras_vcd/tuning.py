@@ -290,11 +290,21 @@ def _jsonable(value):
 # ---------------------------------------------------------------------- the search
 
 
-def _make_tuner(algorithm, hypermodel, directory, project_name, max_trials, epochs,
-                executions_per_trial, overwrite, seed, hyperband_factor):
+def make_tuner(hypermodel, directory, project_name="vcd_tuning", algorithm="random",
+               max_trials=10, epochs=10, executions_per_trial=1, overwrite=False, seed=0,
+               hyperband_factor=3):
+    """The keras-tuner `Tuner` of `run_search`, objective `val_loglik` (max).
+
+    Args are those of `run_search`; `hypermodel` is a `VCDHyperModel`. The same
+    `seed` gives the same sequence of hyperparameter values.
+    """
+    if algorithm not in ALGORITHMS:
+        raise ValueError(f"Unknown algorithm {algorithm!r}; expected one of {list(ALGORITHMS)}.")
     common = dict(
         hypermodel=hypermodel, objective=VAL_LOGLIK_OBJECTIVE, directory=str(directory),
-        project_name=project_name, overwrite=overwrite, seed=seed,
+        project_name=project_name, overwrite=overwrite,
+        # keras-tuner's oracles read seed 0 as "no seed" (`seed or random.randint(...)`).
+        seed=int(seed) + 1,
         executions_per_trial=executions_per_trial,
     )
     if algorithm == "random":
@@ -336,7 +346,7 @@ def _format(value):
 def results_table(tuner):
     """A text table of a search's trials, best first.
 
-    Columns: trial id, the hyperparameters whose values differ between trials, and
+    Columns: trial id, the hyperparameters that vary (searched, not fixed), and
     `val_loglik` (the trial's best epoch, averaged over executions). Trials that did
     not complete come last, with their status.
     """
@@ -350,8 +360,12 @@ def results_table(tuner):
         for name in _shown_values(trial):
             if name not in names:
                 names.append(name)
-    varying = [n for n in names
-               if len({_values_key(_shown_values(t).get(n)) for t in trials}) > 1]
+    # The searched hyperparameters (not `fixed`), and any other value that differs
+    # between trials (Hyperband's epochs).
+    searched = {hp.name for hp in tuner.oracle.hyperparameters.space
+                if type(hp).__name__ != "Fixed"}
+    varying = [n for n in names if n in searched
+               or len({_values_key(_shown_values(t).get(n)) for t in trials}) > 1]
     header = ["trial"] + varying + [METRIC_NAME]
     rows = [[t.trial_id] + [_format(_shown_values(t).get(n, "")) for n in varying]
             + [f"{t.score:.3f}"] for t in completed]
@@ -483,8 +497,8 @@ def run_search(x_train, x_valid, directory, project_name="vcd_tuning", algorithm
         input_dim=input_dim, validation_subset=subset, loglik_samples=loglik_samples,
         loglik_method=loglik_method, fixed=fixed, seed=seed, compile_kwargs=compile_kwargs,
     )
-    tuner = _make_tuner(algorithm, hypermodel, directory, project_name, max_trials, epochs,
-                        executions_per_trial, overwrite, seed, hyperband_factor)
+    tuner = make_tuner(hypermodel, directory, project_name, algorithm, max_trials, epochs,
+                       executions_per_trial, overwrite, seed, hyperband_factor)
     tuner.search(x_train, validation_data=subset, epochs=epochs, verbose=verbose)
     table = results_table(tuner)
     if not any(_is_completed(t) for t in _trials(tuner)):

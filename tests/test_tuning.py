@@ -110,6 +110,18 @@ def test_resuming_a_finished_search_trains_nothing(search, monkeypatch):
     assert len(tuner.oracle.trials) == 2
 
 
+def test_same_seed_samples_the_same_hyperparameters(tmp_path):
+    # keras-tuner reads seed=0 as "no seed"; make_tuner must still be reproducible.
+    def first_values(name):
+        hypermodel = tuning.VCDHyperModel(input_dim=20, fixed=TINY, compile_kwargs=FAST)
+        tuner = tuning.make_tuner(hypermodel, tmp_path, project_name=name, seed=0)
+        return tuner.oracle.create_trial("tuner0").hyperparameters.values
+
+    assert first_values("a") == first_values("b")
+    with pytest.raises(ValueError, match="algorithm"):
+        tuning.make_tuner(None, tmp_path, algorithm="grid")
+
+
 # ---------------------------------------------------------------------- the hypermodel
 
 

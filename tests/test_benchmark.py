@@ -1,0 +1,164 @@
+"""The speed benchmark runs end to end on a tiny configuration; its FLOP count is exact.
+
+No timing is asserted here: speed targets are checked by the benchmark itself, on a
+quiet machine, never by unit tests.
+"""
+
+import json
+import math
+
+import pytest
+
+from keras_vcd import benchmark
+
+# A tiny model and few iterations, so the whole run (a to f) takes well under a
+# minute even on a loaded 2-core machine.
+TINY = dict(
+    input_dim=20, hidden_units=[8], latent_dim=2, batch_size=10, num_steps=2,
+    num_leapfrog_steps=3,
+    baseline_iterations=2, baseline_repeats=1, eager_iterations=1, eager_repeats=1,
+    matmul_size=128, matmul_repeats=2,
+    scaling_batch_sizes=[10, 20], scaling_num_steps=[0, 2], scaling_latent_dims=[2, 3],
+    scaling_max_examples=400,
+    eval_num_examples=5, eval_num_samples=50, eval_repeats=1,
+    eval_num_burnin_steps=3, eval_num_kept_steps=3,
+    memory_probes=[
+        {"kind": "train", "control_variate": "local", "num_train_examples": 1000,
+         "steps": 10},
+        {"kind": "evaluate", "method": "iwae", "num_examples": 5, "num_samples": 200},
+    ],
+    memory_probe_workers=2,
+)
+
+
+def _numbers(tree):
+    """Every int or float leaf of a nested dict/list (booleans excluded)."""
+    if isinstance(tree, dict):
+        for value in tree.values():
+            yield from _numbers(value)
+    elif isinstance(tree, list):
+        for value in tree:
+            yield from _numbers(value)
+    elif isinstance(tree, (int, float)) and not isinstance(tree, bool):
+        yield tree
+
+
+@pytest.fixture(scope="module")
+def results(tmp_path_factory):
+    output = tmp_path_factory.mktemp("bench") / "benchmark.json"
+    returned = benchmark.run(quick=True, output=str(output), verbose=0, config=TINY,
+                             iterations=10, repeats=1)
+    return returned, output
+
+
+def test_writes_json_with_every_section(results):
+    returned, output = results
+    written = json.loads(output.read_text())
+    assert written == json.loads(json.dumps(returned))
+    for key in (*benchmark.SECTIONS, "machine", "settings", "ratios", "started_at",
+                "finished_at"):
+        assert key in written, key
+    for key in ("cpu_count", "platform", "tensorflow", "keras"):
+        assert written["machine"][key]
+    assert written["settings"]["batch_size"] == 10
+
+
+def test_section_numbers_are_positive_and_finite(results):
+    returned, _ = results
+    for section in benchmark.SECTIONS:
+        numbers = list(_numbers(returned[section]))
+        assert numbers, section
+        # num_steps = 0 in the scaling table is a setting, not a measurement.
+        assert all(math.isfinite(n) and n >= 0 for n in numbers), section
+    timings = [
+        *returned["training"].values(), *returned["tfp_baseline"].values(),
+        *(row for rows in returned["scaling"].values() for row in rows),
+    ]
+    for record in timings:
+        assert record["seconds_per_iteration"] > 0
+        assert record["seconds_per_example"] > 0
+        assert record["ratio_to_limit"] > 0
+    for record in returned["evaluation"].values():
+        assert record["samples_per_second"] > 0 and record["fraction_of_matmul_rate"] > 0
+    assert 0 < returned["evaluation"]["hmc_is"]["proposal_flop_share"] < 1
+    for record in returned["memory"]:
+        assert record["max_rss_bytes"] > 0
+    assert returned["machine_limit"]["matmul"]["flops_per_second"] > 0
+
+
+def test_ratios_match_the_times(results):
+    returned, _ = results
+    ours = returned["training"]["global"]["seconds_per_iteration"]
+    baseline = returned["tfp_baseline"]
+    ratios = returned["ratios"]
+    assert ratios["speedup_vs_tfp_tf_function"] == pytest.approx(
+        baseline["tf_function"]["seconds_per_iteration"] / ours)
+    assert ratios["speedup_vs_tfp_eager"] == pytest.approx(
+        baseline["eager"]["seconds_per_iteration"] / ours)
+    limit = returned["machine_limit"]
+    assert limit["limit_seconds_per_iteration"] == pytest.approx(
+        limit["flops_per_iteration"]["total"] / limit["matmul"]["flops_per_second"])
+    assert ratios["ratio_to_limit"] == pytest.approx(ours / limit["limit_seconds_per_iteration"])
+    assert limit["our_gflops_per_second"] == pytest.approx(
+        limit["flops_per_iteration"]["total"] / ours / 1e9)
+    record = returned["training"]["global"]
+    assert record["seconds_per_example"] == pytest.approx(record["seconds_per_iteration"] / 10)
+    evaluation = returned["evaluation"]["iwae"]
+    assert evaluation["samples_per_second"] == pytest.approx(
+        evaluation["num_examples"] * evaluation["num_samples"] / evaluation["seconds"])
+
+
+def test_scaling_varies_one_parameter(results):
+    returned, _ = results
+    scaling = returned["scaling"]
+    assert [row["value"] for row in scaling["batch_size"]] == [10, 20]
+    assert [row["value"] for row in scaling["num_steps"]] == [0, 2]
+    assert [row["value"] for row in scaling["latent_dim"]] == [2, 3]
+    assert [row["batch_size"] for row in scaling["batch_size"]] == [10, 20]
+
+
+def test_format_table_has_every_section(results):
+    returned, _ = results
+    table = benchmark.format_table(returned)
+    for section in benchmark.SECTIONS:
+        assert benchmark.SECTION_TITLES[section] in table
+    assert table.count("| --- ") == 0 and "|---|" in table
+
+
+def test_iteration_flops_by_hand():
+    # batch 2, D = 3, one hidden layer of 4, latent 1, T = 1 transition of L = 2 steps.
+    # Decoder 1 -> 4 -> 3: forward 2*2*(1*4 + 4*3) = 64.
+    # Encoder, two nets 3 -> 4 -> 1: forward 2 * 2*2*(3*4 + 4*1) = 128.
+    # HMC: (1 + 1*2) * (64 forward + 64 input gradient) = 384.
+    # Encoder: forward 128 + weight gradients 128 + input gradients of the second
+    # layers 2 * 2*2*(4*1) = 32 -> 288.
+    # Decoder at z0: forward 64 + input gradient 64 = 128.
+    # Decoder at z_T: forward 64 + weight gradients 64 + input gradient of the
+    # second layer 2*2*(4*3) = 48 -> 176.
+    flops = benchmark.iteration_flops(batch_size=2, input_dim=3, hidden_units=(4,),
+                                      latent_dim=1, num_steps=1, num_leapfrog_steps=2)
+    assert flops == {"hmc": 384, "encoder": 288, "decoder_z0": 128, "decoder_zt": 176,
+                     "total": 976}
+    # No HMC transitions: no HMC work at all.
+    assert benchmark.iteration_flops(2, 3, (4,), 1, num_steps=0)["hmc"] == 0
+    # The paper's configuration: decoder forward 2*100*(10*200 + 200*200 + 200*784).
+    decoder = 2 * 100 * (10 * 200 + 200 * 200 + 200 * 784)
+    assert benchmark.iteration_flops()["hmc"] == 41 * 2 * decoder
+
+
+def test_evaluation_flops_by_hand():
+    iwae = benchmark.evaluation_flops(3, (4,), 1, "iwae", num_samples=10)
+    assert iwae["per_sample"] == 2 * (1 * 4 + 4 * 3)
+    assert iwae["proposal"] == 2 * 2 * (3 * 4 + 4 * 1)
+    assert iwae["total"] == iwae["proposal"] + 10 * 32
+    hmc = benchmark.evaluation_flops(3, (4,), 1, "hmc_is", num_samples=10,
+                                     num_burnin_steps=2, num_kept_steps=3,
+                                     num_leapfrog_steps=2)
+    assert hmc["proposal"] == 32 + (1 + 5 * 2) * 2 * 32
+    assert hmc["proposal_share"] == pytest.approx(hmc["proposal"] / hmc["total"])
+
+
+def test_unknown_setting_is_rejected(tmp_path):
+    with pytest.raises(ValueError, match="Unknown benchmark settings"):
+        benchmark.run(quick=True, output=str(tmp_path / "b.json"), verbose=0,
+                      config={"batch_sise": 10})
