@@ -8,7 +8,13 @@ Example:
 ...                     refiner=kv.HMCRefine(num_steps=8, num_leapfrog_steps=5))
 """
 
-from keras_vcd import datasets, distribute, evaluation, mcmc, optimizers, plotting, zoo
+import os
+
+# TensorFlow's start-up chatter (CUDA probes on CPU machines, XLA notices) buries the
+# command line's output; a value the user set is kept.
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+from keras_vcd import datasets, distribute  # noqa: E402, evaluation, mcmc, optimizers, plotting, zoo
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import VCDModel
 
