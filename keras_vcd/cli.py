@@ -8,6 +8,7 @@ train a short VCD run. Every subcommand is a thin layer over the library.
 import argparse
 import json
 import pathlib
+import shutil
 import sys
 
 DEFAULT_PRESET = "vcd_mnist"
@@ -167,6 +168,7 @@ def cmd_demo(args):
     recipe = zoo.read_json(zoo.resolve(DEFAULT_PRESET), zoo.CONFIG_FILE)
     short = {"train": splits["train"][:5000], "valid": splits["valid"][:1000],
              "test": None}
+    shutil.rmtree(output_dir / "short_run", ignore_errors=True)  # a fresh run each time
     _, summary = training.train(
         recipe, output_dir / "short_run", iterations=100, data=(short, info),
         verbose=verbose,
