@@ -14,22 +14,35 @@ import os
 # command line's output; a value the user set is kept.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_vcd import datasets, distribute  # noqa: E402, evaluation, mcmc, optimizers, plotting, zoo
+from keras_vcd import callbacks, datasets, distribute  # noqa: E402, evaluation, mcmc, optimizers, plotting, zoo
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import VCDModel
 
 __version__ = "0.1.0"
+
+
+
+def __getattr__(name):
+    # keras-tuner takes seconds to import: load `kv.tuning` on first use only.
+    if name == "tuning":
+        import importlib
+
+        return importlib.import_module("keras_vcd.tuning")
+    raise AttributeError(f"module 'keras_vcd' has no attribute {name!r}")
+
 
 __all__ = [
     "BernoulliDecoder",
     "GaussianEncoder",
     "HMCRefine",
     "VCDModel",
+    "callbacks",
     "datasets",
     "distribute",
     "evaluation",
     "mcmc",
     "optimizers",
     "plotting",
+    "tuning",
     "zoo",
 ]

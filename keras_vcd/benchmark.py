@@ -240,9 +240,12 @@ def evaluation_flops(input_dim=784, hidden_units=(200, 200), latent_dim=10, meth
 # ---------------------------------------------------------------------- helpers
 
 
+_START = [time.perf_counter()]
+
+
 def _log(verbose, message):
     if verbose:
-        print(f"[bench] {message}", flush=True)
+        print(f"[bench {time.perf_counter() - _START[0]:6.1f}s] {message}", flush=True)
 
 
 def _median(values):
@@ -379,14 +382,16 @@ class TFPBaseline:
         import tensorflow as tf
         import tensorflow_probability as tfp
 
-        kernel = tfp.mcmc.HamiltonianMonteCarlo(
-            target_log_prob_fn=lambda z: self.log_joint(x, z),
-            step_size=self.step_size,  # read afresh by every one_step
-            num_leapfrog_steps=self.config["num_leapfrog_steps"],
-        )
-        z, results = z0, kernel.bootstrap_results(z0)
+        def kernel():  # with the step size as it is now
+            return tfp.mcmc.HamiltonianMonteCarlo(
+                target_log_prob_fn=lambda z: self.log_joint(x, z),
+                step_size=tf.convert_to_tensor(self.step_size),
+                num_leapfrog_steps=self.config["num_leapfrog_steps"],
+            )
+
+        z, results = z0, kernel().bootstrap_results(z0)
         for seed in seeds:
-            z, results = kernel.one_step(z, results, seed=seed)
+            z, results = kernel().one_step(z, results, seed=seed)
             accept_rate = tf.reduce_mean(tf.cast(results.is_accepted, tf.float32))
             self.step_size.assign_add(0.01 * self.step_size * (accept_rate - 0.9) / 0.9)
         return tf.stop_gradient(z)
@@ -682,7 +687,7 @@ def run(quick=False, output="benchmark.json", verbose=1, config=None, iterations
         "machine": _machine(),
         "settings": copy.deepcopy(settings),
     }
-    wall_start = time.perf_counter()
+    wall_start = _START[0] = time.perf_counter()
     _log(verbose, f"machine: {results['machine']['cpu_count']} CPUs, "
                   f"TF {results['machine']['tensorflow']}, load {results['load_average_start']}")
 

@@ -22,8 +22,10 @@ def model_from_recipe(recipe):
     """
     keras.utils.set_random_seed(recipe["model"]["config"]["seed"])
     model = keras.saving.deserialize_keras_object(recipe["model"])
-    compile_args = recipe.get("training", {}).get("compile", {})
-    model.compile(**compile_args)
+    compile_config = recipe.get("training", {}).get("compile", {})
+    model.compile(**{key: keras.saving.deserialize_keras_object(value)
+                     if isinstance(value, dict) else value
+                     for key, value in compile_config.items()})
     model.build()
     return model
 

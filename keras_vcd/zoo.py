@@ -180,14 +180,11 @@ def save_to_preset(model, directory, metadata=None, training=None):
     """
     directory = pathlib.Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
-    compile_config = model.get_compile_config() or {}
+    # The compile config holds the three optimizers with their (possibly tuned)
+    # learning-rate schedules, so `load` recompiles the model as it was trained.
     recipe = {
         "model": keras.saving.serialize_keras_object(model),
-        "training": dict(
-            training or {},
-            compile={k: compile_config[k] for k in ("steps_per_execution", "jit_compile")
-                     if k in compile_config},
-        ),
+        "training": dict(training or {}, compile=model.get_compile_config() or {}),
     }
     _write_json(directory / CONFIG_FILE, recipe)
     atomic_write(directory / WEIGHTS_FILE, model.save_weights)

@@ -154,7 +154,7 @@ def test_evaluation_flops_by_hand():
     hmc = benchmark.evaluation_flops(3, (4,), 1, "hmc_is", num_samples=10,
                                      num_burnin_steps=2, num_kept_steps=3,
                                      num_leapfrog_steps=2)
-    assert hmc["proposal"] == 32 + (1 + 5 * 2) * 2 * 32
+    assert hmc["proposal"] == 64 + (1 + 5 * 2) * 2 * 32
     assert hmc["proposal_share"] == pytest.approx(hmc["proposal"] / hmc["total"])
 
 

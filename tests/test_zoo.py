@@ -50,7 +50,7 @@ def test_tampered_weights_are_detected_and_nothing_loads(tmp_path):
 
 def test_save_to_preset_round_trip(tmp_path, data):
     model = tiny_model()
-    model.compile()
+    model.compile(decoder_optimizer=kv.optimizers.ReferenceRMSprop(0.0123))
     model.fit(data, batch_size=64, epochs=1, verbose=0)
     zoo.save_to_preset(model, tmp_path / "mine", metadata={"note": "test"})
     loaded = kv.VCDModel.from_preset(tmp_path / "mine")
@@ -58,6 +58,8 @@ def test_save_to_preset_round_trip(tmp_path, data):
                                   model.predict(data[:16], verbose=0))
     assert float(loaded.refiner.step_size.numpy()) == float(model.refiner.step_size.numpy())
     assert "note" in zoo.read_json(tmp_path / "mine", zoo.METADATA_FILE)
+    # The optimizers come back as compiled (e.g. tuned learning rates).
+    assert float(loaded.decoder_optimizer.learning_rate) == pytest.approx(0.0123)
     assert (tmp_path / "mine" / zoo.CARD_FILE).read_text().startswith("# mine")
 
 
