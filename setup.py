@@ -26,6 +26,10 @@ setup(
         "matplotlib>=3.8,<3.12",
         "tqdm>=4.66",
     ],
-    extras_require={"test": ["pytest>=8,<10"]},
+    extras_require={
+        "test": ["pytest>=8,<10"],
+        # keras-tuner's BayesianOptimization needs these.
+        "bayesian": ["scikit-learn>=1.3", "scipy>=1.11"],
+    },
     entry_points={"console_scripts": ["keras-vcd=keras_vcd.cli:main"]},
 )
