@@ -119,10 +119,13 @@ def default_settings(quick=False):
              "num_samples": 20000},
         ],
         memory_probe_workers=1,
+        # Start the memory probes at the beginning, beside the timings: faster, but the
+        # timings are then disturbed. For tests only.
+        overlap_memory_probes=False,
     )
     if quick:
         settings.update(
-            iterations=10,
+            iterations=30,
             repeats=3,
             baseline_iterations=5,
             baseline_repeats=2,
@@ -556,6 +559,8 @@ def memory_probe(spec):
             "evaluate": `method`, `num_examples`, `num_samples`: one
             `log_likelihood` call.
     """
+    import keras_vcd  # noqa: F401  (TensorFlow and Keras: the baseline of the peak)
+
     rss_start = max_rss_bytes()
     start = time.perf_counter()
     config = dict(spec)
@@ -585,7 +590,9 @@ def memory_probe(spec):
     else:
         raise ValueError(f"Unknown memory probe kind {config['kind']!r}; "
                          "expected 'train' or 'evaluate'.")
-    return {"max_rss_bytes": max_rss_bytes(), "rss_after_import_bytes": rss_start,
+    peak = max_rss_bytes()
+    return {"max_rss_bytes": peak, "rss_after_import_bytes": rss_start,
+            "max_rss_above_import_bytes": peak - rss_start,
             "seconds": time.perf_counter() - start}
 
 
@@ -691,6 +698,11 @@ def run(quick=False, output="benchmark.json", verbose=1, config=None, iterations
     _log(verbose, f"machine: {results['machine']['cpu_count']} CPUs, "
                   f"TF {results['machine']['tensorflow']}, load {results['load_average_start']}")
 
+    probes = [dict(paper, **probe) for probe in settings["memory_probes"]]
+    pool = concurrent.futures.ThreadPoolExecutor(settings["memory_probe_workers"])
+    if settings["overlap_memory_probes"]:
+        pending = [pool.submit(run_memory_probe, probe) for probe in probes]
+
     # c (first: the rate every other section is compared with).
     rate = matmul_rate(settings["matmul_size"], settings["matmul_repeats"])
     _log(verbose, f"matmul {rate['size']}^2: {rate['flops_per_second'] / 1e9:.1f} GFLOP/s")
@@ -795,17 +807,20 @@ def run(quick=False, output="benchmark.json", verbose=1, config=None, iterations
         0.0, 1.0 - evaluation["iwae"]["seconds"] / evaluation["hmc_is"]["seconds"])
     results["evaluation"] = evaluation
 
-    # f. Fresh processes; run last so that they never overlap a timing.
-    probes = [dict(paper, **probe) for probe in settings["memory_probes"]]
-    with concurrent.futures.ThreadPoolExecutor(settings["memory_probe_workers"]) as pool:
-        measured = list(pool.map(run_memory_probe, probes))
+    # f. Fresh processes, run last so that they never overlap a timing (unless asked).
+    if not settings["overlap_memory_probes"]:
+        pending = [pool.submit(run_memory_probe, probe) for probe in probes]
+    with pool:
+        measured = [future.result() for future in pending]
     memory = []
     for probe, record in zip(probes, measured):
         record = dict(probe, **record)
         if probe["kind"] == "train" and probe["control_variate"] == "local":
             record["control_variate_bytes"] = 4 * probe["num_train_examples"]
         memory.append(record)
-        _log(verbose, f"memory {_probe_label(probe)}: {record['max_rss_bytes'] / 2**20:.0f} MiB")
+        _log(verbose, f"memory {_probe_label(probe)}: {record['max_rss_bytes'] / 2**20:.0f} MiB "
+                      f"({record['max_rss_above_import_bytes'] / 2**20:.0f} MiB above the "
+                      "imports)")
     results["memory"] = memory
 
     results["ratios"] = {
@@ -833,6 +848,11 @@ def _probe_label(probe):
                 f"N = {probe['num_train_examples']:,}")
     return (f"evaluate {probe['method']}, S = {probe['num_samples']:,}, "
             f"{probe['num_examples']} examples")
+
+
+def _g(flops):
+    """FLOPs or FLOP/s in units of 10^9, 3 significant digits."""
+    return f"{flops / 1e9:.3g}"
 
 
 def _ms(seconds):
@@ -874,7 +894,7 @@ def format_table(results):
         rows.append([kind, _ms(record["seconds_per_iteration"]),
                      f"{record['seconds_per_example'] * 1e6:.1f}",
                      f"{record['iterations_per_repeat']} x {record['repeats']}",
-                     f"{record['gflops_per_second']:.1f}"])
+                     f"{record['gflops_per_second']:.3g}"])
     out += [_table(["control variate", "ms / iteration", "us / example",
                     "iterations x repeats", "GFLOP/s"], rows), ""]
 
@@ -891,23 +911,23 @@ def format_table(results):
     limit = results["machine_limit"]
     flops = limit["flops_per_iteration"]
     out += [f"## {SECTION_TITLES['machine_limit']}", "",
-            f"FLOPs per iteration {flops['total'] / 1e9:.3f} G (HMC {flops['hmc'] / 1e9:.3f}, "
-            f"encoder {flops['encoder'] / 1e9:.3f}, decoder at z0 {flops['decoder_z0'] / 1e9:.3f},"
-            f" decoder at z_T {flops['decoder_zt'] / 1e9:.3f}); matrix product "
+            f"FLOPs per iteration {_g(flops['total'])} G (HMC {_g(flops['hmc'])}, encoder "
+            f"{_g(flops['encoder'])}, decoder at z0 {_g(flops['decoder_z0'])}, decoder at "
+            f"z_T {_g(flops['decoder_zt'])}); matrix product "
             f"{limit['matmul']['size']}^2 in tf.function.", ""]
     out += [_table(
         ["matmul GFLOP/s", "limit ms / iteration", "our ms / iteration", "ours / limit",
          "our GFLOP/s"],
         [[f"{limit['matmul_gflops_per_second']:.1f}", _ms(limit["limit_seconds_per_iteration"]),
           _ms(limit["our_seconds_per_iteration"]), f"{limit['ratio_to_limit']:.1f}",
-          f"{limit['our_gflops_per_second']:.1f}"]]), ""]
+          f"{limit['our_gflops_per_second']:.3g}"]]), ""]
 
     out += [f"## {SECTION_TITLES['scaling']}", "",
             "One parameter varied from the paper's configuration; global control variate.", ""]
     for key, rows_in in results["scaling"].items():
         rows = [[row["value"], _ms(row["seconds_per_iteration"]),
                  f"{row['seconds_per_example'] * 1e6:.1f}", f"{row['ratio_to_limit']:.1f}",
-                 f"{row['gflops_per_second']:.1f}"] for row in rows_in]
+                 f"{row['gflops_per_second']:.3g}"] for row in rows_in]
         out += [f"### {key}", "", _table(
             [key, "ms / iteration", "us / example", "ours / limit", "GFLOP/s"], rows), ""]
 
@@ -920,7 +940,7 @@ def format_table(results):
                  f"{record.get('proposal_time_share', 0.0):.0%}" if method == "hmc_is" else "-")
         rows.append([method, record["num_examples"], f"{record['num_samples']:,}",
                      f"{record['seconds']:.2f}", f"{record['samples_per_second']:.3g}",
-                     f"{record['gflops_per_second']:.1f}",
+                     f"{record['gflops_per_second']:.3g}",
                      f"{record['fraction_of_matmul_rate']:.1%}", share])
     out += [_table(["method", "examples", "S", "seconds", "samples / s", "GFLOP/s",
                     "of matmul rate", "HMC proposal share (FLOPs / time)"], rows), ""]
@@ -933,8 +953,10 @@ def format_table(results):
     for record in results["memory"]:
         table_bytes = record.get("control_variate_bytes")
         rows.append([_probe_label(record), f"{record['max_rss_bytes'] / 2**20:.0f}",
+                     f"{record['max_rss_above_import_bytes'] / 2**20:.0f}",
                      f"{table_bytes / 2**20:.1f}" if table_bytes else "-"])
-    out += [_table(["measurement", "max RSS (MiB)", "control variate table (MiB)"], rows), ""]
+    out += [_table(["measurement", "max RSS (MiB)", "above TF import (MiB)",
+                    "control variate table (MiB)"], rows), ""]
 
     out += ["## Ratios", "", _table(
         ["vs tfp.mcmc in tf.function", "vs tfp.mcmc eager", "ours / limit",
