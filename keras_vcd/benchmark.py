@@ -539,7 +539,19 @@ def time_log_likelihood(model, x, method, num_samples, repeats, num_burnin_steps
 
 
 def max_rss_bytes():
-    """The peak resident set size of this process so far, in bytes."""
+    """The peak resident set size of this process image so far, in bytes.
+
+    On Linux this is `VmHWM` of /proc/self/status: `getrusage`'s `ru_maxrss` survives
+    `exec`, so in a probe started by a large parent it reports the parent's size at
+    the fork instead of the probe's own peak. Elsewhere, `resource.getrusage`.
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) * 1024  # kB
+    except OSError:
+        pass
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     return peak if sys.platform == "darwin" else peak * 1024  # Linux reports KiB
 

@@ -123,6 +123,20 @@ def cmd_zoo(args):
     elif args.action == "show":
         directory = zoo.resolve(args.name)
         _emit(args, zoo.read_json(directory, zoo.METADATA_FILE))
+    elif args.action == "export":
+        from keras_vcd import training
+
+        recipe, _ = _recipe(args.name)
+        model, summary = training.load_run(recipe, args.run_dir, args.weights)
+        metadata = training.export(
+            model, summary, recipe, args.to,
+            evaluations=[("hmc_is", args.hmc_is_samples), ("iwae", args.iwae_samples)],
+            num_test_examples=args.num_examples, verbose=_verbose(args),
+            description=zoo.describe(args.name)["description"] if args.name in
+            zoo.list_presets() else None, note=args.note,
+        )
+        _emit(args, {"exported": args.to, "iterations": metadata["iterations"],
+                     "test_log_likelihood": metadata["test_log_likelihood"]})
     elif args.action == "verify":
         names = [args.name] if args.name else zoo.list_presets()
         for name in names:
@@ -242,9 +256,17 @@ def build_parser():
     bench.add_argument("--output", default="benchmark.json")
     bench.set_defaults(func=cmd_bench)
 
-    zoo = sub.add_parser("zoo", parents=[common], help="list, show or verify presets")
-    zoo.add_argument("action", choices=("list", "show", "verify"))
-    zoo.add_argument("name", nargs="?")
+    zoo = sub.add_parser("zoo", parents=[common],
+                         help="list, show, verify presets; export a training run as one")
+    zoo.add_argument("action", choices=("list", "show", "verify", "export"))
+    zoo.add_argument("name", nargs="?", help="preset name (for export: the run's recipe)")
+    zoo.add_argument("--run-dir", help="export: the training run's folder")
+    zoo.add_argument("--weights", help="export: a snapshot instead of the latest checkpoint")
+    zoo.add_argument("--to", help="export: the preset folder to write")
+    zoo.add_argument("--hmc-is-samples", type=int, default=5000)
+    zoo.add_argument("--iwae-samples", type=int, default=5000)
+    zoo.add_argument("--num-examples", type=int, help="export: first N test examples")
+    zoo.add_argument("--note", help="export: a note for the model card")
     zoo.set_defaults(func=cmd_zoo)
     return parser
 

@@ -134,6 +134,36 @@ CHECK_EXAMPLES = 200
 CHECK_SAMPLES = 100
 
 
+def load_run(recipe, run_dir, weights=None):
+    """The model and summary of a (possibly unfinished) training run in `run_dir`.
+
+    Args:
+        recipe: the run's recipe.
+        run_dir: the run's output folder.
+        weights: a weights file to load instead of the latest checkpoint (e.g. a
+            snapshot, to compare runs at equal iteration counts).
+    """
+    run_dir = pathlib.Path(run_dir)
+    model = model_from_recipe(recipe)
+    weights = pathlib.Path(weights) if weights else run_dir / "checkpoint.weights.h5"
+    from keras_vcd.zoo import load_weights_file
+
+    load_weights_file(model, weights)
+    state = ResumableCheckpoint(run_dir).read_state() or {}
+    iterations = int(model.decoder_optimizer.iterations.numpy())
+    splits_info = datasets.load(recipe["training"]["dataset"], verbose=0)[1]
+    summary = {
+        "iterations": iterations,
+        "batch_size": recipe["training"]["batch_size"],
+        # Wall time scales to the loaded weights when they are an earlier snapshot.
+        "wall_time_s": round(state.get("wall_time_s", 0.0) * iterations
+                             / max(state.get("iterations", iterations), 1), 1),
+        "machine": f"{platform.machine()} {_cpu_count()} cores",
+        "dataset": splits_info,
+    }
+    return model, summary
+
+
 def measure_log_likelihood(model, x, method, num_samples, seed=0, verbose=1):
     """Mean ± standard error of `evaluation.log_likelihood`, with its settings."""
     import time
