@@ -131,7 +131,6 @@ def default_settings(quick=False):
             baseline_repeats=2,
             eager_iterations=1,
             eager_repeats=2,
-            matmul_size=1024,
             matmul_repeats=5,
             scaling_batch_sizes=[16, 100],
             scaling_num_steps=[0, 8],
@@ -862,6 +861,10 @@ def _probe_label(probe):
             f"{probe['num_examples']} examples")
 
 
+def _loads(values):
+    return "n/a" if values is None else ", ".join(f"{v:.2f}" for v in values)
+
+
 def _g(flops):
     """FLOPs or FLOP/s in units of 10^9, 3 significant digits."""
     return f"{flops / 1e9:.3g}"
@@ -888,8 +891,9 @@ def format_table(results):
         f"{machine['cpu_count']} CPUs ({machine['processor']}), {machine['platform']}; "
         f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, "
         f"TFP {machine['tensorflow_probability']}. {results['started_at']} to "
-        f"{results['finished_at']}; load average {results['load_average_start']} at the start, "
-        f"{results['load_average_end']} at the end.",
+        f"{results['finished_at']}; load average (1, 5, 15 min) "
+        f"{_loads(results['load_average_start'])} at the start, "
+        f"{_loads(results['load_average_end'])} at the end.",
         "",
         f"Paper configuration: batch {settings['batch_size']}, latent {settings['latent_dim']}, "
         f"MLPs {settings['hidden_units']}, {settings['num_steps']} HMC transitions x "

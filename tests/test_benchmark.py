@@ -11,8 +11,8 @@ import pytest
 
 from keras_vcd import benchmark
 
-# A tiny model and few iterations, so the whole run (a to f) takes well under a
-# minute even on a loaded 2-core machine.
+# A tiny model and few iterations: the whole run (a to f) costs about a minute of CPU
+# time in all (about 95 s of wall time on a 2-core machine at load average 4.5).
 TINY = dict(
     input_dim=20, hidden_units=[8], latent_dim=2, batch_size=10, num_steps=2,
     num_leapfrog_steps=3,
