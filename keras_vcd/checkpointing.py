@@ -65,18 +65,29 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         with open(self.state_path) as f:
             return json.load(f)
 
-    def restore(self, model, steps_per_epoch):
+    def restore(self, model, steps_per_epoch, fallback=None, fallback_wall_time_s=0.0):
         """Loads the latest checkpoint into a built, compiled `model`; returns its epoch.
 
         The epoch is derived from the optimizer's iteration count inside the weights
         file, the one file that is always consistent with itself.
+
+        Args:
+            model: the model, built and compiled.
+            steps_per_epoch: iterations per epoch.
+            fallback: a weights file with the same full state (e.g. a preset's
+                `model.weights.h5`) to start from when this folder has no checkpoint.
+            fallback_wall_time_s: the training time already spent on `fallback`.
         """
         weights = self.directory / WEIGHTS_FILE
-        if not weights.exists():
+        if weights.exists():
+            state = self.read_state() or {}
+            self._elapsed_before = state.get("wall_time_s", 0.0)
+        elif fallback is not None:
+            weights = pathlib.Path(fallback)
+            self._elapsed_before = fallback_wall_time_s
+        else:
             return 0
         model.load_weights(str(weights))
-        state = self.read_state() or {}
-        self._elapsed_before = state.get("wall_time_s", 0.0)
         return int(model.decoder_optimizer.iterations.numpy()) // steps_per_epoch
 
     def on_train_begin(self, logs=None):

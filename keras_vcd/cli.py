@@ -72,7 +72,8 @@ def cmd_train(args):
     output_dir = pathlib.Path(args.output_dir or pathlib.Path("runs") / name)
     with distribute.get_strategy(args.strategy).scope():
         model, summary = training.train(
-            recipe, output_dir, iterations=args.iterations, verbose=_verbose(args) and 2
+            recipe, output_dir, iterations=args.iterations, verbose=_verbose(args) and 2,
+            init_from=args.init_from,
         )
     _emit(args, {k: v for k, v in summary.items() if k != "dataset"})
     if args.export:
@@ -217,6 +218,8 @@ def build_parser():
     train.add_argument("--iterations", type=int, help="total iterations (default: the recipe's)")
     train.add_argument("--strategy", default="default",
                        help="distribution strategy: auto, ipu, mirrored, multi_worker, default")
+    train.add_argument("--init-from", help="a preset (e.g. an unfinished zoo entry) to continue "
+                       "from when the output folder holds no checkpoint")
     train.add_argument("--export", help="after training, evaluate and write a preset folder here")
     train.add_argument("--hmc-is-samples", type=int, default=5000)
     train.add_argument("--iwae-samples", type=int, default=5000)

@@ -56,7 +56,8 @@ def check_output_dir(directory):
     return directory
 
 
-def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=()):
+def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(),
+          init_from=None):
     """Trains the recipe's model, resuming from `output_dir` if it holds a checkpoint.
 
     Args:
@@ -70,6 +71,10 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
             loading the recipe's dataset.
         verbose: Keras verbosity (0 quiet, 1 progress bar, 2 a line per epoch).
         callbacks: extra Keras callbacks.
+        init_from: a preset folder to continue from when `output_dir` has no
+            checkpoint. A preset's weights file holds the whole training state
+            (optimizers, step size, control variates, random stream), so a run
+            shipped unfinished in the zoo goes on where it stopped.
 
     Returns:
         `(model, summary)` where summary records iterations, wall time and data.
@@ -90,7 +95,14 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
     target = iterations or training["iterations"]
     epochs = math.ceil(target / steps_per_epoch)
     checkpoint = ResumableCheckpoint(output_dir, training.get("snapshot_every_epochs", 0))
-    initial_epoch = checkpoint.restore(model, steps_per_epoch)
+    fallback, fallback_time = None, 0.0
+    if init_from is not None:
+        from keras_vcd import zoo
+
+        fallback = zoo.verify(init_from)
+        fallback_time = zoo.read_json(zoo.resolve(init_from), zoo.METADATA_FILE).get(
+            "wall_time_s", 0.0)
+    initial_epoch = checkpoint.restore(model, steps_per_epoch, fallback, fallback_time)
     if verbose and initial_epoch:
         print(f"Resuming from {output_dir} at epoch {initial_epoch} "
               f"({initial_epoch * steps_per_epoch} iterations).")

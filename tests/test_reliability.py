@@ -134,3 +134,20 @@ def test_corrupted_keras_file_names_the_file(tmp_path):
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="bad.keras"):
         cli.load_model(str(bad))
+
+
+@pytest.mark.network
+def test_a_run_continues_from_an_unfinished_preset(tmp_path):
+    # The zoo ships unfinished runs: their weights file carries the whole training
+    # state, so `train --init-from PRESET` goes on at the preset's iteration count.
+    recipe = tiny_recipe(iterations=100)
+    recipe["training"]["compile"] = {"steps_per_execution": 10, "jit_compile": False}
+    model, summary = training.train(recipe, tmp_path / "first", verbose=0)
+    zoo.save_to_preset(model, tmp_path / "preset", metadata={"wall_time_s": 1.0},
+                       training=recipe["training"])
+    recipe["training"]["iterations"] = 200
+    model, summary = training.train(recipe, tmp_path / "second", verbose=0,
+                                    init_from=tmp_path / "preset")
+    assert summary["iterations"] == 200
+    epochs = (tmp_path / "second" / "log.csv").read_text().splitlines()[1:]
+    assert [int(line.split(",")[0]) for line in epochs] == [1]  # only the second epoch ran
