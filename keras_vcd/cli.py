@@ -155,7 +155,8 @@ def cmd_tune(args):
         algorithm=args.algorithm, max_trials=args.max_trials, epochs=args.epochs,
         best_preset_dir=args.best_preset_dir, verbose=_verbose(args),
     )
-    print(table)
+    if args.json:  # otherwise run_search has printed the table already
+        _emit(args, {"results": table})
 
 
 def cmd_bench(args):
