@@ -14,13 +14,20 @@ import os
 # command line's output; a value the user set is kept.
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from keras_vcd import callbacks, datasets, distribute  # noqa: E402, evaluation, mcmc, optimizers, plotting, zoo
-from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
-from keras_vcd.models import VCDModel
+from keras_vcd import (  # noqa: E402
+    callbacks,
+    datasets,
+    distribute,
+    evaluation,
+    mcmc,
+    optimizers,
+    plotting,
+    zoo,
+)
+from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine  # noqa: E402
+from keras_vcd.models import VCDModel  # noqa: E402
 
 __version__ = "0.1.0"
-
-
 
 def __getattr__(name):
     # keras-tuner takes seconds to import: load `kv.tuning` on first use only.
