@@ -1,0 +1,30 @@
+"""The public names of DESIGN.md, reachable from `import keras_vcd as kv`."""
+
+import keras_tuner
+
+import keras_vcd as kv
+
+
+def test_contract_names_exist():
+    for name in ("GaussianEncoder", "BernoulliDecoder", "HMCRefine", "VCDModel"):
+        assert isinstance(getattr(kv, name), type)
+    assert callable(kv.datasets.binarized_mnist.load_data)
+    assert callable(kv.datasets.fashion_mnist.load_data)
+    assert callable(kv.evaluation.log_likelihood)
+    assert callable(kv.zoo.list_presets) and callable(kv.zoo.load)
+    assert callable(kv.zoo.save_to_preset)
+    assert callable(kv.VCDModel.from_preset)
+    assert callable(kv.distribute.get_strategy)
+    assert issubclass(kv.tuning.VCDHyperModel, keras_tuner.HyperModel)
+    assert {"vcd_mnist", "vae_mnist", "hoffman_mnist"} <= set(kv.zoo.list_presets())
+
+
+def test_model_exposes_its_layers():
+    model = kv.VCDModel(encoder=kv.GaussianEncoder(latent_dim=10, hidden_units=(200, 200)),
+                        decoder=kv.BernoulliDecoder(output_dim=784, hidden_units=(200, 200)),
+                        refiner=kv.HMCRefine(num_steps=8, num_leapfrog_steps=5,
+                                             target_accept_rate=0.9, adaptation_rate=0.01),
+                        objective="vcd", control_variate="global")
+    assert isinstance(model.encoder, kv.GaussianEncoder)
+    assert isinstance(model.decoder, kv.BernoulliDecoder)
+    assert isinstance(model.refiner, kv.HMCRefine)
