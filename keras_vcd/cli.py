@@ -204,7 +204,7 @@ def build_parser():
     )
     parser.add_argument("--output-dir", default="keras_vcd_demo",
                         help="where the main job writes pictures and its short run")
-    parser.set_defaults(func=cmd_demo)
+    parser.set_defaults(func=cmd_demo, seed=0)
     sub = parser.add_subparsers(dest="command")
 
     def with_data(p):
