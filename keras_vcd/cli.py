@@ -59,12 +59,6 @@ def _test_data(args):
     return (x[: args.num_examples] if args.num_examples else x), info
 
 
-def _evaluate(model, x, method, num_samples, seed, verbose):
-    from keras_vcd import training
-
-    return training.measure_log_likelihood(model, x, method, num_samples, seed, verbose)
-
-
 def cmd_train(args):
     from keras_vcd import distribute, training
 
@@ -89,7 +83,11 @@ def cmd_train(args):
 def cmd_evaluate(args):
     model = load_model(args.model)
     x, info = _test_data(args)
-    result = _evaluate(model, x, args.method, args.num_samples, args.seed, _verbose(args))
+    from keras_vcd import training
+
+    result = training.measure_log_likelihood(
+        model, x, args.method, args.num_samples, args.seed, _verbose(args)
+    )
     result.update(model=str(args.model), dataset=info["source"])
     if args.output:
         pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
@@ -178,7 +176,8 @@ def cmd_demo(args):
     splits, info = datasets.load("binarized_mnist", verbose=verbose)
     x_test = splits["test"][:500]
     _emit(args, {"preset": DEFAULT_PRESET, "dataset": info["source"]})
-    _emit(args, {"test_log_likelihood": _evaluate(model, x_test, "iwae", 1000, 0, verbose)})
+    _emit(args, {"test_log_likelihood": training.measure_log_likelihood(
+        model, x_test, "iwae", 1000, seed=0, verbose=verbose)})
     output_dir = pathlib.Path(args.output_dir)
     _plots(model, x_test, output_dir, args)
     recipe = zoo.read_json(zoo.resolve(DEFAULT_PRESET), zoo.CONFIG_FILE)
