@@ -7,10 +7,11 @@ import pathlib
 import platform
 import shutil
 import tempfile
+import time
 
 import keras
 
-from keras_vcd import datasets, distribute
+from keras_vcd import datasets, distribute, evaluation, zoo
 from keras_vcd.checkpointing import ResumableCheckpoint
 
 
@@ -97,8 +98,6 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
     checkpoint = ResumableCheckpoint(output_dir, training.get("snapshot_every_epochs", 0))
     fallback, fallback_time = None, 0.0
     if init_from is not None:
-        from keras_vcd import zoo
-
         fallback = zoo.verify(init_from)
         fallback_time = zoo.read_json(zoo.resolve(init_from), zoo.METADATA_FILE).get(
             "wall_time_s", 0.0)
@@ -128,13 +127,17 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         "epochs": int(model.decoder_optimizer.iterations.numpy()) // steps_per_epoch,
         "batch_size": batch_size,
         "wall_time_s": round(state.get("wall_time_s", 0.0), 1),
-        "machine": f"{platform.machine()} {platform.processor() or ''} "
-                   f"{_cpu_count()} cores".strip(),
+        "machine": machine_description(),
         "dataset": info,
     }
     with open(output_dir / "summary.json", "w") as f:
         json.dump(summary, f, indent=1)
     return model, summary
+
+
+def machine_description():
+    """E.g. "x86_64, 2 cores": recorded with every run and preset."""
+    return f"{platform.machine()}, {_cpu_count()} cores"
 
 
 def _cpu_count():
@@ -158,9 +161,7 @@ def load_run(recipe, run_dir, weights=None):
     run_dir = pathlib.Path(run_dir)
     model = model_from_recipe(recipe)
     weights = pathlib.Path(weights) if weights else run_dir / "checkpoint.weights.h5"
-    from keras_vcd.zoo import load_weights_file
-
-    load_weights_file(model, weights)
+    zoo.load_weights_file(model, weights)
     state = ResumableCheckpoint(run_dir).read_state() or {}
     iterations = int(model.decoder_optimizer.iterations.numpy())
     splits_info = datasets.load(recipe["training"]["dataset"], verbose=0)[1]
@@ -170,7 +171,7 @@ def load_run(recipe, run_dir, weights=None):
         # Wall time scales to the loaded weights when they are an earlier snapshot.
         "wall_time_s": round(state.get("wall_time_s", 0.0) * iterations
                              / max(state.get("iterations", iterations), 1), 1),
-        "machine": f"{platform.machine()} {_cpu_count()} cores",
+        "machine": machine_description(),
         "dataset": splits_info,
     }
     return model, summary
@@ -178,10 +179,6 @@ def load_run(recipe, run_dir, weights=None):
 
 def measure_log_likelihood(model, x, method, num_samples, seed=0, verbose=1):
     """Mean ± standard error of `evaluation.log_likelihood`, with its settings."""
-    import time
-
-    from keras_vcd import evaluation
-
     start = time.time()
     estimates = evaluation.log_likelihood(
         model, x, method=method, num_samples=num_samples, seed=seed, verbose=verbose
@@ -213,8 +210,6 @@ def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("
     Returns:
         The metadata written.
     """
-    from keras_vcd import zoo
-
     splits, info = datasets.load(recipe["training"]["dataset"], verbose=verbose)
     x_test = splits["test"][:num_test_examples] if num_test_examples else splits["test"]
     results = [measure_log_likelihood(model, x_test, method, s, verbose=verbose)
