@@ -100,7 +100,8 @@ def default_settings(quick=False):
         scaling_latent_dims=[10, 50],
         scaling_max_examples=51200,  # fewer iterations per repeat for large batches
         # e. evaluation throughput
-        eval_num_examples=100,
+        # log_likelihood's default batch_size: the HMC proposal runs on this many chains
+        eval_num_examples=500,
         eval_num_samples=5000,
         eval_repeats=3,
         eval_num_burnin_steps=300,
@@ -636,6 +637,7 @@ def _machine():
     return {
         "cpu_count": os.cpu_count(),
         "cpus_usable": usable,
+        "cpu_model": _cpu_model(),
         "platform": platform.platform(),
         "processor": platform.processor() or platform.machine(),
         "python": platform.python_version(),
@@ -648,6 +650,45 @@ def _machine():
         "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
         "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
     }
+
+
+def _cpu_model():
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def _cpu_times():
+    with open("/proc/stat") as f:
+        fields = [int(v) for v in f.readline().split()[1:]]
+    idle = fields[3] + fields[4]  # idle + iowait
+    return sum(fields), idle
+
+
+def other_load(seconds=2.0):
+    """Fraction of all CPUs busy during `seconds` of sleep (None off Linux).
+
+    Measured directly rather than read from the load average, which lags by minutes:
+    a benchmark started right after stopping other work reads a high load average on a
+    quiet machine, and one started beside work that began a minute ago reads a low one.
+    """
+    try:
+        total0, idle0 = _cpu_times()
+        time.sleep(seconds)
+        total1, idle1 = _cpu_times()
+    except (OSError, ValueError, IndexError):
+        return None
+    elapsed = total1 - total0
+    return 1.0 - (idle1 - idle0) / elapsed if elapsed > 0 else None
+
+
+# Above this fraction of the CPUs busy with other work, the table carries a warning.
+QUIET_THRESHOLD = 0.1
 
 
 def _load_average():
@@ -702,12 +743,13 @@ def run(quick=False, output="benchmark.json", verbose=1, config=None, iterations
         "quick": bool(quick),
         "started_at": _now(),
         "load_average_start": _load_average(),
+        "other_load_start": other_load(),
         "machine": _machine(),
         "settings": copy.deepcopy(settings),
     }
     wall_start = _START[0] = time.perf_counter()
     _log(verbose, f"machine: {results['machine']['cpu_count']} CPUs, "
-                  f"TF {results['machine']['tensorflow']}, load {results['load_average_start']}")
+                  f"TF {results['machine']['tensorflow']}, other load {_percent(results['other_load_start'])}")
 
     probes = [dict(paper, **probe) for probe in settings["memory_probes"]]
     pool = concurrent.futures.ThreadPoolExecutor(settings["memory_probe_workers"])
@@ -842,6 +884,7 @@ def run(quick=False, output="benchmark.json", verbose=1, config=None, iterations
     }
     results["finished_at"] = _now()
     results["load_average_end"] = _load_average()
+    results["other_load_end"] = other_load()
     results["wall_seconds"] = time.perf_counter() - wall_start
     if output:
         with open(output, "w", encoding="utf-8") as file:
@@ -870,6 +913,10 @@ def _g(flops):
     return f"{flops / 1e9:.3g}"
 
 
+def _percent(fraction):
+    return "unknown" if fraction is None else f"{fraction:.0%}"
+
+
 def _ms(seconds):
     return f"{seconds * 1e3:.2f}"
 
@@ -888,13 +935,25 @@ def format_table(results):
     out = [
         "# keras_vcd speed benchmark" + (" (quick)" if results["quick"] else ""),
         "",
-        f"{machine['cpu_count']} CPUs ({machine['processor']}), {machine['platform']}; "
+        f"{machine['cpu_count']} CPUs ({machine.get('cpu_model', machine['processor'])}), "
+        f"{machine['platform']}; "
         f"TensorFlow {machine['tensorflow']}, Keras {machine['keras']}, "
         f"TFP {machine['tensorflow_probability']}. {results['started_at']} to "
         f"{results['finished_at']}; load average (1, 5, 15 min) "
         f"{_loads(results['load_average_start'])} at the start, "
-        f"{_loads(results['load_average_end'])} at the end.",
+        f"{_loads(results['load_average_end'])} at the end; CPUs busy with other work "
+        f"{_percent(results.get('other_load_start'))} at the start, "
+        f"{_percent(results.get('other_load_end'))} at the end (2 s samples).",
         "",
+    ]
+    if any(load is not None and load > QUIET_THRESHOLD
+           for load in (results.get("other_load_start"), results.get("other_load_end"))):
+        out += [
+            f"**Warning: other work used more than {QUIET_THRESHOLD:.0%} of the CPUs; "
+            "the timings below are disturbed.**",
+            "",
+        ]
+    out += [
         f"Paper configuration: batch {settings['batch_size']}, latent {settings['latent_dim']}, "
         f"MLPs {settings['hidden_units']}, {settings['num_steps']} HMC transitions x "
         f"{settings['num_leapfrog_steps']} leapfrog steps, objective vcd, synthetic "

@@ -166,3 +166,13 @@ def test_unknown_setting_is_rejected(tmp_path):
     with pytest.raises(ValueError, match="Unknown benchmark settings"):
         benchmark.run(quick=True, output=str(tmp_path / "b.json"), verbose=0,
                       config={"batch_sise": 10})
+
+
+def test_other_load_is_a_fraction_and_a_busy_machine_is_flagged(results):
+    returned, _ = results
+    for key in ("other_load_start", "other_load_end"):
+        assert 0.0 <= returned[key] <= 1.0, key
+    quiet = dict(returned, other_load_start=0.0, other_load_end=0.0)
+    busy = dict(returned, other_load_start=0.0, other_load_end=0.6)
+    assert "Warning" not in benchmark.format_table(quiet)
+    assert "Warning: other work used more than 10%" in benchmark.format_table(busy)
