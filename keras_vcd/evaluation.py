@@ -66,14 +66,6 @@ class StreamingLogSumExp:
         return self.max + tf.math.log(self.sum)
 
 
-def _batched_log_joint(model, x, z):
-    """log p(x, z) for z of shape `(num, batch, latent)` and x of shape `(batch, D)`."""
-    num, batch = z.shape[0], tf.shape(z)[1]
-    flat = tf.reshape(z, [-1, z.shape[-1]])
-    x_tiled = tf.reshape(tf.broadcast_to(x, [num, batch, x.shape[-1]]), [-1, x.shape[-1]])
-    return tf.reshape(model.log_joint(x_tiled, flat), [num, batch])
-
-
 # Compiled functions per model and settings: repeated evaluations (a callback at every
 # epoch, several seeds) then trace and compile once.
 _COMPILED = weakref.WeakKeyDictionary()
@@ -93,7 +85,7 @@ def _compile_log_weights(model):
     def log_weights(x, loc, scale, seed, num):
         eps = mcmc.normal(tf.concat([[num], tf.shape(loc)], 0), seed, loc.dtype)
         z = tf.ensure_shape(loc + scale * eps, [num, None, loc.shape[-1]])
-        return _batched_log_joint(model, x, z) - gaussian_log_prob(z, loc, scale)
+        return model.log_joint(x, z) - gaussian_log_prob(z, loc, scale)
 
     return log_weights
 

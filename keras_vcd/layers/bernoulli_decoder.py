@@ -66,8 +66,17 @@ class BernoulliDecoder(keras.layers.Layer):
         return keras.KerasTensor((z.shape[0], self.output_dim), dtype=self.compute_dtype)
 
     def log_likelihood(self, x, z):
-        """log p(x | z), shape `(batch,)`, by `bernoulli_log_likelihood`."""
-        return bernoulli_log_likelihood(x, self(z))
+        """log p(x | z) by `bernoulli_log_likelihood`, of shape `z.shape[:-1]`.
+
+        `z` may carry leading sample axes, `(samples, batch, latent)`, against which a
+        `(batch, D)` `x` broadcasts: no copy of `x` per sample is ever made, which is what
+        keeps importance sampling with thousands of samples per example fast.
+        """
+        if len(z.shape) == 2:
+            return bernoulli_log_likelihood(x, self(z))
+        leading = ops.shape(z)[:-1]
+        logits = self(ops.reshape(z, (-1, z.shape[-1])))
+        return bernoulli_log_likelihood(x, ops.reshape(logits, (*leading, self.output_dim)))
 
     def get_config(self):
         config = super().get_config()
