@@ -16,6 +16,7 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 from keras_vcd import (  # noqa: E402
     callbacks,
+    comparison,
     datasets,
     distribute,
     evaluation,
@@ -44,6 +45,7 @@ __all__ = [
     "HMCRefine",
     "VCDModel",
     "callbacks",
+    "comparison",
     "datasets",
     "distribute",
     "evaluation",

@@ -38,11 +38,20 @@ def _recipe(preset_or_config):
 
 
 def load_model(spec):
-    """A model from a preset name, a preset folder or a `.keras` file (safe mode)."""
+    """A model from a preset name, a preset folder or a `.keras` file (safe mode).
+
+    `PRESET@WEIGHTS` builds the preset's model and loads a weights file into it, such as
+    a training run's checkpoint or snapshot: `vcd_mnist@runs/vcd_mnist/snapshots/...`.
+    """
     import keras
 
     from keras_vcd import zoo
 
+    if "@" in str(spec):
+        preset, weights = str(spec).split("@", 1)
+        model = zoo.load(preset, load_weights=False)
+        zoo.load_weights_file(model, weights)
+        return model
     if str(spec).endswith(".keras"):
         try:
             return keras.models.load_model(spec, safe_mode=True)
@@ -98,6 +107,29 @@ def cmd_evaluate(args):
         _emit(args, result)
     if args.plots:
         _plots(model, x, args.plots, args)
+
+
+def cmd_compare(args):
+    from keras_vcd import comparison
+
+    models = {spec: load_model(spec) for spec in args.models}
+    x, info = _test_data(args)
+    rows = comparison.compare(models, x, args.method, args.num_samples, args.seed,
+                              _verbose(args))
+    for row in rows:
+        row["dataset"] = info["source"]
+    if args.output:
+        pathlib.Path(args.output).write_text(json.dumps(rows, indent=1) + "\n")
+    if args.quiet or args.json:
+        for row in rows:
+            _emit(args, row)
+        return
+    print(f"test log p(x) [{args.method}, S={args.num_samples}, {len(x)} examples, "
+          f"seed {args.seed}]; difference = model - {rows[0]['name']}, paired s.e.")
+    for row in rows:
+        print(f"  {row['name']}  ({row['iterations']} iterations): {row['mean']:.2f} "
+              f"± {row['stderr']:.2f}   difference {row['difference']:+.2f} "
+              f"± {row['difference_stderr']:.2f}")
 
 
 def _plots(model, x, output_dir, args, csv_path=None):
@@ -235,6 +267,18 @@ def build_parser():
     evaluate.add_argument("--plots", help="also write the pictures to this folder")
     with_data(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
+
+    compare = sub.add_parser(
+        "compare", parents=[common],
+        help="several models on the same test examples, with paired standard errors",
+    )
+    compare.add_argument("models", nargs="+", help="preset names, preset folders, .keras "
+                         "files or PRESET@WEIGHTS_FILE; the first is the reference")
+    compare.add_argument("--method", default="hmc_is", choices=("iwae", "hmc_is"))
+    compare.add_argument("--num-samples", type=int, default=1000)
+    compare.add_argument("--output", help="write the rows as JSON here")
+    with_data(compare)
+    compare.set_defaults(func=cmd_compare)
 
     sample = sub.add_parser("sample", parents=[common], help="pictures: samples, reconstructions, traversal")
     sample.add_argument("model", nargs="?", default=DEFAULT_PRESET)

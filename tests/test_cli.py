@@ -49,6 +49,23 @@ def test_sample_writes_pictures(tiny_preset, tmp_path):
         assert (tmp_path / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+@pytest.mark.network
+def test_compare_pairs_a_preset_with_a_weights_file(tiny_preset, tmp_path):
+    # The same weights through a preset folder and through PRESET@WEIGHTS: identical
+    # estimates, so the paired difference and its standard error are exactly zero,
+    # while each model's own standard error is not.
+    output = tmp_path / "rows.json"
+    spec = f"{tiny_preset}@{tiny_preset / zoo.WEIGHTS_FILE}"
+    code = cli.main(["compare", str(tiny_preset), spec, "--method", "iwae",
+                     "--num-samples", "5", "--num-examples", "20", "--output", str(output),
+                     "--quiet"])
+    assert code == 0
+    reference, other = json.loads(output.read_text())
+    assert other["name"] == spec and other["iterations"] == 0
+    assert other["mean"] == reference["mean"] and reference["stderr"] > 0
+    assert other["difference"] == 0.0 and other["difference_stderr"] == 0.0
+
+
 def test_unknown_preset_is_a_clean_error(capsys):
     assert cli.main(["evaluate", "no_such_preset", "--quiet"]) == 2
     assert "Available presets" in capsys.readouterr().err
