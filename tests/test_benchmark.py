@@ -102,6 +102,10 @@ def test_ratios_match_the_times(results):
     assert limit["limit_seconds_per_iteration"] == pytest.approx(
         limit["flops_per_iteration"]["total"] / limit["matmul"]["flops_per_second"])
     assert ratios["ratio_to_limit"] == pytest.approx(ours / limit["limit_seconds_per_iteration"])
+    shape_rate = limit["gradient_matmuls"]["flops_per_second"]
+    assert shape_rate > 0
+    assert limit["ratio_to_shape_limit"] == pytest.approx(
+        ours / (limit["flops_per_iteration"]["total"] / shape_rate))
     assert limit["our_gflops_per_second"] == pytest.approx(
         limit["flops_per_iteration"]["total"] / ours / 1e9)
     record = returned["training"]["global"]
