@@ -157,13 +157,13 @@ def cmd_zoo(args):
     elif args.action == "export":
         from keras_vcd import training
 
-        recipe, _ = _recipe(args.name)
+        recipe, name = _recipe(args.name)
         model, summary = training.load_run(recipe, args.run_dir, args.weights)
         metadata = training.export(
             model, summary, recipe, args.to,
             evaluations=[("hmc_is", args.hmc_is_samples), ("iwae", args.iwae_samples)],
             num_test_examples=args.num_examples, verbose=_verbose(args),
-            description=zoo.describe(args.name)["description"] if args.name in
+            description=zoo.describe(name)["description"] if name in
             zoo.list_presets() else None, note=args.note,
         )
         _emit(args, {"exported": args.to, "iterations": metadata["iterations"],
