@@ -10,13 +10,14 @@ import keras
 
 WEIGHTS_FILE = "checkpoint.weights.h5"
 STATE_FILE = "checkpoint.json"
+TEMPORARY_PREFIX = ".tmp-"
 
 
 def atomic_write(path, write):
     """Calls `write(tmp_path)`, then renames onto `path`: readers never see half a file."""
     path = pathlib.Path(path)
     # Keras insists on the .weights.h5 suffix, so the temporary name keeps it.
-    tmp = path.with_name(f".tmp-{os.getpid()}-{path.name}")
+    tmp = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
     try:
         write(str(tmp))
         os.replace(tmp, path)
@@ -65,6 +66,17 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         with open(self.state_path) as f:
             return json.load(f)
 
+    def remove_stale_temporaries(self):
+        """Deletes half-written files left by a writer that was killed mid-write.
+
+        A run folder belongs to one training process, so any temporary file found
+        before training starts is debris; the real checkpoint beside it is intact.
+        """
+        for folder in (self.directory, self.directory / "snapshots"):
+            if folder.is_dir():
+                for stale in folder.glob(TEMPORARY_PREFIX + "*"):
+                    stale.unlink()
+
     def restore(self, model, steps_per_epoch, fallback=None, fallback_wall_time_s=0.0):
         """Loads the latest checkpoint into a built, compiled `model`; returns its epoch.
 
@@ -78,6 +90,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                 `model.weights.h5`) to start from when this folder has no checkpoint.
             fallback_wall_time_s: the training time already spent on `fallback`.
         """
+        self.remove_stale_temporaries()
         weights = self.directory / WEIGHTS_FILE
         if weights.exists():
             state = self.read_state() or {}
