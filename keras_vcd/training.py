@@ -15,6 +15,10 @@ from keras_vcd import datasets, distribute, evaluation, zoo
 from keras_vcd.checkpointing import ResumableCheckpoint
 
 
+# Under a run's output folder: `tensorboard --logdir RUN_DIR/tensorboard`.
+TENSORBOARD_DIR = "tensorboard"
+
+
 def model_from_recipe(recipe):
     """Builds and compiles the `VCDModel` a recipe describes (fresh weights).
 
@@ -65,7 +69,8 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         recipe: dict with "model" (a serialised `VCDModel`) and "training"
             ({"dataset", "batch_size", "iterations", "compile", "validation_freq",
             "snapshot_every_epochs", "subset"}).
-        output_dir: checkpoint, CSV log and final weights go here.
+        output_dir: checkpoint, snapshots, the CSV log (`log.csv`), TensorBoard
+            logs (`tensorboard/`, one step per epoch) and `summary.json` go here.
         iterations: total iterations to reach (default: the recipe's). Rounded up to
             whole epochs.
         data: optional `(splits, info)` as from `keras_vcd.datasets.load`, instead of
@@ -117,6 +122,10 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
             callbacks=[
                 checkpoint,
                 keras.callbacks.CSVLogger(str(output_dir / "log.csv"), append=True),
+                # The same epoch-level scalars as log.csv; the traced graph of a
+                # custom train_step is large and tells a reader nothing.
+                keras.callbacks.TensorBoard(str(output_dir / TENSORBOARD_DIR),
+                                            write_graph=False, update_freq="epoch"),
                 keras.callbacks.TerminateOnNaN(),
                 *callbacks,
             ],

@@ -167,3 +167,30 @@ def test_a_run_continues_from_an_unfinished_preset(tmp_path):
     assert summary["iterations"] == 200
     epochs = (tmp_path / "second" / "log.csv").read_text().splitlines()[1:]
     assert [int(line.split(",")[0]) for line in epochs] == [1]  # only the second epoch ran
+
+
+def _tensorboard_scalars(log_dir, tag):
+    """{step: value} of one scalar across every event file under `log_dir`."""
+    values = {}
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            for value in event.summary.value:
+                if value.tag == tag:
+                    values[event.step] = float(tf.make_ndarray(value.tensor))
+    return values
+
+
+@pytest.mark.network
+def test_tensorboard_logs_every_epoch_and_a_resumed_run_continues_the_steps(tmp_path):
+    recipe = tiny_recipe(iterations=100)  # one epoch of 100 steps per call
+    recipe["training"]["compile"] = {"steps_per_execution": 10, "jit_compile": False}
+    training.train(recipe, tmp_path, verbose=0)
+    training.train(recipe, tmp_path, iterations=200, verbose=0)  # resumes at epoch 1
+
+    logged = _tensorboard_scalars(tmp_path / training.TENSORBOARD_DIR / "train", "epoch_loss")
+    rows = [line.split(",") for line in (tmp_path / "log.csv").read_text().splitlines()]
+    loss_column = rows[0].index("loss")
+    from_csv = {int(row[0]): float(row[loss_column]) for row in rows[1:]}
+    assert sorted(logged) == [0, 1]  # step = epoch, not restarted at 0 by the resume
+    # Both loggers receive the same float32 epoch logs.
+    assert logged == pytest.approx(from_csv, rel=1e-6)
