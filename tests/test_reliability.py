@@ -14,7 +14,7 @@ import pytest
 import tensorflow as tf
 
 import keras_vcd as kv
-from keras_vcd import training, zoo
+from keras_vcd import plotting, training, zoo
 from conftest import tiny_model
 
 
@@ -188,9 +188,8 @@ def test_tensorboard_logs_every_epoch_and_a_resumed_run_continues_the_steps(tmp_
     training.train(recipe, tmp_path, iterations=200, verbose=0)  # resumes at epoch 1
 
     logged = _tensorboard_scalars(tmp_path / training.TENSORBOARD_DIR / "train", "epoch_loss")
-    rows = [line.split(",") for line in (tmp_path / "log.csv").read_text().splitlines()]
-    loss_column = rows[0].index("loss")
-    from_csv = {int(row[0]): float(row[loss_column]) for row in rows[1:]}
+    columns = plotting.read_training_log(tmp_path / "log.csv")
+    from_csv = dict(zip(columns["epoch"].astype(int), columns["loss"]))
     assert sorted(logged) == [0, 1]  # step = epoch, not restarted at 0 by the resume
     # Both loggers receive the same float32 epoch logs.
     assert logged == pytest.approx(from_csv, rel=1e-6)
