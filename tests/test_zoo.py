@@ -17,8 +17,8 @@ def test_preset_loads_verifies_and_reproduces_its_recorded_check(name):
     # computation on the same weights. Only float summation order could differ, so
     # 0.05 nats (far below the 0.3-nat standard error of that estimate) is generous.
     model = kv.zoo.load(name)
-    check = zoo.read_json(zoo.resolve(name), zoo.METADATA_FILE)["check"]
-    dataset = zoo.read_json(zoo.resolve(name), zoo.CONFIG_FILE)["training"]["dataset"]
+    metadata = zoo.read_json(zoo.resolve(name), zoo.METADATA_FILE)
+    check, dataset = metadata["check"], metadata["dataset"]["dataset"]
     try:
         splits, _ = kv.datasets.load(dataset, verbose=0)
     except kv.datasets.DataUnavailableError as error:
