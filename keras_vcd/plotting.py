@@ -31,9 +31,9 @@ import warnings
 
 import numpy as np
 import keras
-from matplotlib.figure import Figure
 
 from keras_vcd import validation
+from keras_vcd.extras import require
 
 # File names `write_all` uses inside its output directory.
 FILE_NAMES = {
@@ -264,7 +264,7 @@ def plot_training_curves(csv_path, path, target_accept_rate=0.9):
          target_accept_rate),
         ("HMC step size", [("hmc_step_size", "train")], None),
     ]
-    fig = Figure(figsize=(10, 7), dpi=_DPI, layout="constrained")
+    fig = _new_figure(figsize=(10, 7))
     axes = fig.subplots(2, 2, sharex=True)
     for ax, (title, series, target) in zip(axes.ravel(), panels):
         ax.set_title(title, fontsize="medium")
@@ -500,7 +500,7 @@ def _image_figure(grid, shape):
         fig_w = width * scale + 1.6
         fig_h = height * scale + 1.2
         aspect = "equal"
-    fig = Figure(figsize=(fig_w, fig_h), dpi=_DPI, layout="constrained")
+    fig = _new_figure(figsize=(fig_w, fig_h))
     ax = fig.add_subplot()
     cmap = _grey_cmap()
     ax.imshow(grid, cmap=cmap, vmin=0.0, vmax=1.0, interpolation="nearest", aspect=aspect)
@@ -511,8 +511,13 @@ def _image_figure(grid, shape):
     return fig
 
 
+def _new_figure(figsize):
+    figure = require("matplotlib.figure", extra="plots")
+    return figure.Figure(figsize=figsize, dpi=_DPI, layout="constrained")
+
+
 def _grey_cmap():
-    import matplotlib
+    matplotlib = require("matplotlib", extra="plots")
 
     return matplotlib.colormaps["gray"].with_extremes(bad="white")  # NaN: tile gaps
 

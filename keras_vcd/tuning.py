@@ -30,13 +30,15 @@ import json
 import pathlib
 
 import keras
-import keras_tuner
 import numpy as np
 
 from keras_vcd import optimizers, validation, zoo
+from keras_vcd.extras import require
 from keras_vcd.callbacks import METRIC_NAME, ValidationLogLikelihood
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import VCDModel
+
+keras_tuner = require("keras_tuner", extra="tuner")
 
 VAL_LOGLIK_OBJECTIVE = keras_tuner.Objective(METRIC_NAME, direction="max")
 ALGORITHMS = ("random", "hyperband", "bayesian")
@@ -311,15 +313,9 @@ def make_tuner(hypermodel, directory, project_name="vcd_tuning", algorithm="rand
         return keras_tuner.RandomSearch(max_trials=max_trials, **common)
     if algorithm == "hyperband":
         return keras_tuner.Hyperband(max_epochs=epochs, factor=hyperband_factor, **common)
-    try:
-        import scipy  # noqa: F401
-        import sklearn  # noqa: F401
-    except ImportError as error:
-        raise ImportError(
-            "algorithm='bayesian' uses keras-tuner's BayesianOptimization, which needs "
-            "scipy and scikit-learn: pip install scipy scikit-learn "
-            f"({error})."
-        ) from error
+    # keras-tuner's BayesianOptimization needs both.
+    require("scipy", extra="bayesian")
+    require("sklearn", extra="bayesian")
     return keras_tuner.BayesianOptimization(max_trials=max_trials, **common)
 
 
