@@ -10,9 +10,14 @@ Example:
 
 import os
 
-# TensorFlow's start-up chatter (CUDA probes on CPU machines, XLA notices) buries the
-# command line's output; a value the user set is kept.
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+from keras_vcd import quiet_start as _quiet_start
+
+if _quiet_start.started_as_command():
+    # TensorFlow's start-up chatter (CUDA probes on CPU machines, XLA notices) buries
+    # the command's output. Only the command does this: a library user's logging is
+    # theirs. A TF_CPP_MIN_LOG_LEVEL the user set is kept.
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
+    _quiet_start.import_tensorflow_quietly()
 
 from keras_vcd import (  # noqa: E402
     callbacks,
