@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_vcd import mcmc
-from keras_vcd.replicas import cross_replica_mean, in_multi_replica_context
+from keras_vcd.distribute.replicas import cross_replica_mean, in_multi_replica_context
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -99,19 +99,55 @@ class HMCRefine(keras.layers.Layer):
             name="step_size", aggregation="only_first_replica",
         )
 
+    def run_chain(self, initial, target_log_prob_fn, seed, num_steps=None, step_size=None,
+                  adapt=False, reducer=None):
+        """Runs this layer's HMC kernel without changing the layer's own step size.
+
+        The kernel is this layer's: its leapfrog steps, acceptance target and
+        adaptation rate. Evaluation uses it to run longer chains than training does
+        (the `"hmc_is"` estimator), from the trained step size.
+
+        Args:
+            initial: `(batch, latent_dim)` start positions, or an `mcmc.HMCState`.
+            target_log_prob_fn: `(batch, latent_dim) -> (batch,)` log densities.
+            seed: shape-`[2]` integer seed.
+            num_steps: HMC transitions; the layer's `num_steps` if None.
+            step_size: a scalar shared by the batch or a `(batch,)` vector, one per
+                chain; the layer's current step size if None.
+            adapt: adapt the step size along the chain (the returned `step_size`).
+            reducer: as in `mcmc.run_chain`, fed every visited state.
+
+        Returns:
+            An `mcmc.ChainResult`.
+
+        Example:
+
+        >>> import tensorflow as tf, keras_vcd as kv
+        >>> hmc = kv.HMCRefine(num_steps=2, num_leapfrog_steps=3)
+        >>> hmc.build((None, 2))
+        >>> target = lambda z: -0.5 * tf.reduce_sum(z ** 2, axis=-1)
+        >>> result = hmc.run_chain(tf.zeros([4, 2]), target, seed=[0, 1], num_steps=5)
+        >>> tuple(result.state.position.shape)
+        (4, 2)
+        """
+        return mcmc.run_chain(
+            target_log_prob_fn, initial,
+            self.step_size if step_size is None else step_size,
+            self.num_steps if num_steps is None else num_steps,
+            self.num_leapfrog_steps, seed, adapt=adapt,
+            target_accept_rate=self.target_accept_rate,
+            adaptation_rate=self.adaptation_rate, reducer=reducer,
+            batch_mean_fn=cross_replica_mean,
+            # The adaptation all-reduces the acceptance after every transition, which
+            # tf.distribute cannot do inside a while loop.
+            unroll=adapt and in_multi_replica_context(),
+        )
+
     def call(self, z0, target_log_prob_fn, training=False, seed=None, return_info=False):
         z0 = tf.stop_gradient(z0)
         if seed is None:
             seed = self.seed_generator.next()
-        result = mcmc.run_chain(
-            target_log_prob_fn, z0, self.step_size, self.num_steps,
-            self.num_leapfrog_steps, seed, adapt=bool(training),
-            target_accept_rate=self.target_accept_rate,
-            adaptation_rate=self.adaptation_rate, batch_mean_fn=cross_replica_mean,
-            # The adaptation all-reduces the acceptance after every transition, which
-            # tf.distribute cannot do inside a while loop.
-            unroll=bool(training) and in_multi_replica_context(),
-        )
+        result = self.run_chain(z0, target_log_prob_fn, seed, adapt=bool(training))
         if training:
             self.step_size.assign(tf.clip_by_value(result.step_size, *self.step_size_bounds))
         z = tf.stop_gradient(result.state.position)

@@ -8,7 +8,7 @@ independent of this iteration's noise and the gradient stays unbiased.
 import keras
 import tensorflow as tf
 
-from keras_vcd.replicas import cross_replica_mean, gather_global_batch
+from keras_vcd.distribute.replicas import cross_replica_mean, gather_global_batch
 
 CONTROL_VARIATES = ("global", "local", None)
 
