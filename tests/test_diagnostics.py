@@ -25,7 +25,7 @@ def model_and_data():
 
 def test_local_control_variate_removes_the_between_example_variance(model_and_data):
     model, x = model_and_data
-    result = kv.diagnostics.encoder_gradient_variance(
+    result = kv.evaluation.diagnostics.encoder_gradient_variance(
         model, x, batch_size=10, num_batches=50, num_draws=10, seed=0, verbose=0
     )
     variance = result["total_variance"]
@@ -45,4 +45,4 @@ def test_rejects_a_model_that_runs_no_hmc(model_and_data):
     model = tiny_model(objective="elbo")
     model.build((None, 20))
     with pytest.raises(ValueError, match="objective='elbo'"):
-        kv.diagnostics.encoder_gradient_variance(model, x, batch_size=10, verbose=0)
+        kv.evaluation.diagnostics.encoder_gradient_variance(model, x, batch_size=10, verbose=0)

@@ -1,4 +1,4 @@
-"""The objectives against the closed forms of ALGORITHM.md."""
+"""The objectives against the closed forms of docs/algorithm.md."""
 
 import math
 

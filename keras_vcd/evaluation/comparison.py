@@ -6,15 +6,8 @@ per-example differences is much smaller than either model's own standard error: 
 the figure that says whether one model beats another.
 """
 
-import numpy as np
-
-from keras_vcd import evaluation
-
-
-def _mean_and_stderr(values):
-    values = np.asarray(values, dtype=np.float64)
-    stderr = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0.0
-    return float(values.mean()), float(stderr)
+from keras_vcd.evaluation.estimators import log_likelihood
+from keras_vcd.evaluation.summary import mean_and_stderr
 
 
 def _iterations(model):
@@ -42,14 +35,14 @@ def compare(models, x, method="hmc_is", num_samples=1000, seed=0, verbose=1):
     >>> a = kv.VCDModel(kv.GaussianEncoder(2, (8,)), kv.BernoulliDecoder(6, (8,)))
     >>> a.build()
     >>> x = np.eye(6, dtype="float32")
-    >>> rows = kv.comparison.compare({"a": a, "same": a}, x, "iwae", 10, verbose=0)
+    >>> rows = kv.evaluation.compare({"a": a, "same": a}, x, "iwae", 10, verbose=0)
     >>> rows[1]["difference"], rows[1]["difference_stderr"]
     (0.0, 0.0)
     """
     if not models:
         raise ValueError("compare needs at least one model, received none.")
     estimates = {
-        name: evaluation.log_likelihood(
+        name: log_likelihood(
             model, x, method=method, num_samples=num_samples, seed=seed, verbose=verbose
         )
         for name, model in models.items()
@@ -57,8 +50,8 @@ def compare(models, x, method="hmc_is", num_samples=1000, seed=0, verbose=1):
     reference = next(iter(estimates.values()))
     rows = []
     for name, values in estimates.items():
-        mean, stderr = _mean_and_stderr(values)
-        difference, difference_stderr = _mean_and_stderr(values - reference)
+        mean, stderr = mean_and_stderr(values)
+        difference, difference_stderr = mean_and_stderr(values - reference)
         rows.append({
             "name": name,
             "iterations": _iterations(models[name]),

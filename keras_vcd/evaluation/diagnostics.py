@@ -2,7 +2,7 @@
 
 The control variate c enters the VCD encoder gradient only through the score-function
 term `-sum_i (f_i - c_i) grad log q(z0_i | x_i)`, whose expectation is zero whatever c
-is (ALGORITHM.md). The choice between none, one global value and one value per training
+is (docs/algorithm.md). The choice between none, one global value and one value per training
 example is therefore a question of variance alone, and this module measures it: the
 total variance (trace of the covariance) of the minibatch encoder gradient at the
 model's current weights, with the same minibatches and draws for every choice.
@@ -25,7 +25,7 @@ CHOICES = ("none", "global", "local")
 def _f_draw_fn(model):
     @tf.function(jit_compile=True)
     def f_draw(x, seed):
-        terms, _ = model._forward(x, seed, training=False)
+        terms, _ = model.forward(x, seed, training=False)
         return objectives.f_of_z_t(terms)
 
     return f_draw
@@ -38,7 +38,7 @@ def _gradients_fn(model):
     def gradients(x, local_c, global_c, seed):
         """The flattened encoder gradient under each choice of CHOICES, `(3, P)`."""
         with tf.GradientTape(persistent=True) as tape:
-            terms, _ = model._forward(x, seed, training=False, tape=tape)
+            terms, _ = model.forward(x, seed, training=False, tape=tape)
             choices = (tf.zeros_like(local_c), tf.fill(tf.shape(local_c), global_c), local_c)
             losses = [objectives.vcd_losses(terms, c).encoder for c in choices]
         flat = [
@@ -104,7 +104,7 @@ def encoder_gradient_variance(model, x, batch_size=100, num_batches=200, num_dra
     ...                     refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=2))
     >>> model.build((None, 12))
     >>> x = (np.random.default_rng(0).random((40, 12)) < 0.5).astype("float32")
-    >>> result = kv.diagnostics.encoder_gradient_variance(
+    >>> result = kv.evaluation.diagnostics.encoder_gradient_variance(
     ...     model, x, batch_size=10, num_batches=5, num_draws=3, verbose=0)
     >>> sorted(result["total_variance"])
     ['global', 'local', 'none']

@@ -20,7 +20,7 @@ import tensorflow as tf
 import tqdm
 
 from keras_vcd import mcmc, validation
-from keras_vcd.layers.gaussian_encoder import gaussian_log_prob
+from keras_vcd.densities import gaussian_log_prob
 
 METHODS = ("iwae", "hmc_is")
 # Decoder outputs held at once per chunk (samples x examples x D floats, 256 MiB):
@@ -109,16 +109,14 @@ def _compile_proposal(model, method, num_burnin_steps, num_kept_steps, scale_fac
         # One step size per chain, starting from the trained one: each example's
         # estimate then does not depend on which examples share its batch.
         step_size = tf.fill(tf.shape(mean)[:1], tf.convert_to_tensor(refiner.step_size))
-        burnin = mcmc.run_chain(
-            target, mean, step_size, num_burnin_steps, refiner.num_leapfrog_steps,
-            mcmc.fold_in(seed, 0), adapt=True,
-            target_accept_rate=refiner.target_accept_rate,
-            adaptation_rate=refiner.adaptation_rate,
+        burnin = refiner.run_chain(
+            mean, target, mcmc.fold_in(seed, 0), num_steps=num_burnin_steps,
+            step_size=step_size, adapt=True,
         )
         moments = mcmc.MomentsReducer()
-        kept = mcmc.run_chain(
-            target, burnin.state, burnin.step_size, num_kept_steps,
-            refiner.num_leapfrog_steps, mcmc.fold_in(seed, 1), reducer=moments,
+        kept = refiner.run_chain(
+            burnin.state, target, mcmc.fold_in(seed, 1), num_steps=num_kept_steps,
+            step_size=burnin.step_size, reducer=moments,
         )
         loc, std = moments.finalize(kept.reduced)
         return loc, scale_factor * tf.maximum(std, min_std)

@@ -1,7 +1,6 @@
 """The variational family q(z | x) = N(mean(x), diag std(x)^2)."""
 
 import keras
-from keras import ops
 
 from keras_vcd.layers.mlp import check_hidden_units, make_mlp
 
@@ -74,10 +73,3 @@ class GaussianEncoder(keras.layers.Layer):
         )
         return config
 
-
-def gaussian_log_prob(z, mean, std):
-    """log N(z; mean, diag std^2), summed over the last axis."""
-    standardized = (z - mean) / std
-    return -ops.sum(ops.log(std) + 0.5 * ops.square(standardized), axis=-1) - (
-        0.5 * z.shape[-1] * ops.log(2.0 * 3.141592653589793)
-    )

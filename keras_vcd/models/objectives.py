@@ -1,4 +1,4 @@
-"""Surrogate losses of the three objectives, summed over the batch (ALGORITHM.md).
+"""Surrogate losses of the three objectives, summed over the batch (docs/algorithm.md).
 
 Each objective returns an encoder loss (differentiated with respect to the encoder's
 weights only) and a decoder loss (the decoder's weights only). The losses are sums,
@@ -10,6 +10,8 @@ import math
 
 import tensorflow as tf
 
+from keras_vcd.densities import gaussian_log_prob
+
 OBJECTIVES = ("vcd", "elbo", "hoffman")
 
 # What one forward pass computes. `log_joint_z0` is differentiable in the encoder
@@ -19,15 +21,16 @@ ForwardTerms = collections.namedtuple(
     "ForwardTerms", ["mean", "std", "eps", "z0", "log_joint_z0", "z_t", "log_joint_zt"]
 )
 
-Losses = collections.namedtuple("Losses", ["encoder", "decoder", "total"])
+# `shared`: the encoder and decoder losses are one loss (the ELBO), so one backward
+# pass gives the gradients of both parameter groups.
+Losses = collections.namedtuple(
+    "Losses", ["encoder", "decoder", "total", "shared"], defaults=[False]
+)
 
 
 def log_joint(log_likelihood, z):
     """log p(x, z) = log p(x | z) + log N(z; 0, I), per example."""
-    latent_dim = z.shape[-1]
-    return log_likelihood - 0.5 * tf.reduce_sum(tf.square(z), axis=-1) - (
-        0.5 * latent_dim * math.log(2.0 * math.pi)
-    )
+    return log_likelihood + gaussian_log_prob(z)
 
 
 def elbo_per_example(terms):
@@ -75,9 +78,8 @@ def _decoder_loss_at_z_t(terms):
 def vcd_losses(terms, control_variate):
     """The VCD surrogate. `control_variate` is c per example (zeros for none)."""
     f = f_of_z_t(terms)
-    standardized_z0 = (tf.stop_gradient(terms.z0) - terms.mean) / terms.std
-    log_q_z0 = -tf.reduce_sum(
-        tf.math.log(terms.std) + 0.5 * tf.square(standardized_z0), axis=-1
+    log_q_z0 = gaussian_log_prob(
+        tf.stop_gradient(terms.z0), terms.mean, terms.std, normalized=False
     )
     score_weight = tf.stop_gradient(f - control_variate)
     encoder = tf.reduce_sum(-terms.log_joint_z0 + f + score_weight * log_q_z0)
@@ -88,7 +90,7 @@ def vcd_losses(terms, control_variate):
 def elbo_losses(terms, control_variate=None):
     """The standard VAE: one loss for both networks."""
     loss = _elbo_loss(terms)
-    return Losses(loss, loss, loss)
+    return Losses(loss, loss, loss, shared=True)
 
 
 def hoffman_losses(terms, control_variate=None):

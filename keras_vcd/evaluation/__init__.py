@@ -1,0 +1,23 @@
+"""Evaluation of trained models: the estimators of log p(x), comparisons, diagnostics.
+
+- `estimators`: `log_likelihood` by importance sampling (`"iwae"`, `"hmc_is"`).
+- `summary`: mean and standard error of per-example estimates; a timed measurement.
+- `comparison`: several models on the same examples, with paired standard errors.
+- `diagnostics`: the variance of the VCD encoder gradient under each control variate.
+"""
+
+from keras_vcd.evaluation import comparison, diagnostics  # noqa: F401
+from keras_vcd.evaluation.comparison import compare
+from keras_vcd.evaluation.estimators import METHODS, StreamingLogSumExp, log_likelihood
+from keras_vcd.evaluation.summary import mean_and_stderr, measure_log_likelihood
+
+__all__ = [
+    "METHODS",
+    "StreamingLogSumExp",
+    "compare",
+    "comparison",
+    "diagnostics",
+    "log_likelihood",
+    "mean_and_stderr",
+    "measure_log_likelihood",
+]
