@@ -20,15 +20,14 @@ if _quiet_start.started_as_command():
     _quiet_start.import_tensorflow_quietly()
 
 from keras_vcd import (  # noqa: E402
-    callbacks,
-    comparison,
     datasets,
-    diagnostics,
     distribute,
     evaluation,
     mcmc,
     optimizers,
     plotting,
+    recipes,
+    training,
     zoo,
 )
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine  # noqa: E402
@@ -50,15 +49,14 @@ __all__ = [
     "GaussianEncoder",
     "HMCRefine",
     "VCDModel",
-    "callbacks",
-    "comparison",
     "datasets",
-    "diagnostics",
     "distribute",
     "evaluation",
     "mcmc",
     "optimizers",
     "plotting",
+    "recipes",
+    "training",
     "tuning",
     "zoo",
 ]

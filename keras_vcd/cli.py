@@ -37,29 +37,6 @@ def _recipe(preset_or_config):
     return zoo.read_json(directory, zoo.CONFIG_FILE), directory.name
 
 
-def load_model(spec):
-    """A model from a preset name, a preset folder or a `.keras` file (safe mode).
-
-    `PRESET@WEIGHTS` builds the preset's model and loads a weights file into it, such as
-    a training run's checkpoint or snapshot: `vcd_mnist@runs/vcd_mnist/snapshots/...`.
-    """
-    import keras
-
-    from keras_vcd import zoo
-
-    if "@" in str(spec):
-        preset, weights = str(spec).split("@", 1)
-        model = zoo.load(preset, load_weights=False)
-        zoo.load_weights_file(model, weights)
-        return model
-    if str(spec).endswith(".keras"):
-        try:
-            return keras.models.load_model(spec, safe_mode=True)
-        except Exception as error:
-            raise ValueError(f"Cannot load {spec} as a keras_vcd model: {error}") from error
-    return zoo.load(spec)
-
-
 def _test_data(args):
     from keras_vcd import datasets
 
@@ -90,11 +67,11 @@ def cmd_train(args):
 
 
 def cmd_evaluate(args):
-    model = load_model(args.model)
-    x, info = _test_data(args)
-    from keras_vcd import training
+    from keras_vcd import evaluation, zoo
 
-    result = training.measure_log_likelihood(
+    model = zoo.load_model(args.model)
+    x, info = _test_data(args)
+    result = evaluation.measure_log_likelihood(
         model, x, args.method, args.num_samples, args.seed, _verbose(args)
     )
     result.update(model=str(args.model), dataset=info["source"])
@@ -110,11 +87,11 @@ def cmd_evaluate(args):
 
 
 def cmd_compare(args):
-    from keras_vcd import comparison
+    from keras_vcd import evaluation, zoo
 
-    models = {spec: load_model(spec) for spec in args.models}
+    models = {spec: zoo.load_model(spec) for spec in args.models}
     x, info = _test_data(args)
-    rows = comparison.compare(models, x, args.method, args.num_samples, args.seed,
+    rows = evaluation.compare(models, x, args.method, args.num_samples, args.seed,
                               _verbose(args))
     for row in rows:
         row["dataset"] = info["source"]
@@ -140,7 +117,9 @@ def _plots(model, x, output_dir, args, csv_path=None):
 
 
 def cmd_sample(args):
-    model = load_model(args.model)
+    from keras_vcd import zoo
+
+    model = zoo.load_model(args.model)
     x, _ = _test_data(args)
     _plots(model, x, args.output_dir, args)
 
@@ -201,14 +180,14 @@ def cmd_bench(args):
 
 def cmd_demo(args):
     """The main job: pretrained preset → test log-likelihood → pictures → a short run."""
-    from keras_vcd import datasets, training, zoo
+    from keras_vcd import datasets, evaluation, training, zoo
 
     verbose = _verbose(args)
     model = zoo.load(DEFAULT_PRESET)
     splits, info = datasets.load("binarized_mnist", verbose=verbose)
     x_test = splits["test"][:500]
     _emit(args, {"preset": DEFAULT_PRESET, "dataset": info["source"]})
-    _emit(args, {"test_log_likelihood": training.measure_log_likelihood(
+    _emit(args, {"test_log_likelihood": evaluation.measure_log_likelihood(
         model, x_test, "iwae", 1000, seed=0, verbose=verbose)})
     output_dir = pathlib.Path(args.output_dir)
     _plots(model, x_test, output_dir, args)

@@ -7,7 +7,7 @@ Hyperband or Bayesian optimisation), prints a results table and saves the best
 model as a zoo preset that `keras_vcd.zoo.load` accepts.
 
 The objective is `val_loglik`, an importance-sampled estimate of the mean log p(x)
-of a fixed validation subset (`keras_vcd.callbacks.ValidationLogLikelihood`);
+of a fixed validation subset (`keras_vcd.training.callbacks.ValidationLogLikelihood`);
 higher is better, so use `VAL_LOGLIK_OBJECTIVE` (or
 `keras_tuner.Objective("val_loglik", "max")`; a plain string cannot work because
 keras-tuner cannot infer the direction of an unknown metric).
@@ -34,7 +34,7 @@ import numpy as np
 
 from keras_vcd import optimizers, validation, zoo
 from keras_vcd.extras import require
-from keras_vcd.callbacks import METRIC_NAME, ValidationLogLikelihood
+from keras_vcd.training.callbacks import METRIC_NAME, ValidationLogLikelihood
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import VCDModel
 
@@ -202,7 +202,7 @@ class VCDHyperModel(keras_tuner.HyperModel):
     def build(self, hp):
         values = self.declare_hyperparameters(hp)
         seed = self.seed + self._executions[_values_key(hp.values)]
-        # Weight initialisation follows the seed, as in `training.model_from_recipe`.
+        # Weight initialisation follows the seed, as in `recipes.model_from_recipe`.
         keras.utils.set_random_seed(seed)
         hidden = (int(values["hidden_units"]),) * 2
         latent_dim = int(values["latent_dim"])

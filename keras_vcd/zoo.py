@@ -12,22 +12,20 @@ Example:
 True
 """
 
-import hashlib
-import importlib.metadata
 import importlib.resources
 import json
 import pathlib
-import platform
 
 import keras
 
-from keras_vcd.checkpointing import atomic_write
+from keras_vcd.environment import library_versions
+from keras_vcd.files import atomic_write, sha256_file, write_json
+from keras_vcd.recipes import model_from_recipe
 
 WEIGHTS_FILE = "model.weights.h5"
 CONFIG_FILE = "config.json"
 METADATA_FILE = "metadata.json"
 CARD_FILE = "README.md"
-_LIBRARIES = ("keras-vcd", "tensorflow", "keras", "tensorflow-probability", "numpy", "h5py")
 
 
 class ChecksumMismatchError(ValueError):
@@ -73,14 +71,6 @@ def read_json(directory, filename):
         return json.load(f)
 
 
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def verify(name_or_dir):
     """Checks a preset's weights against the sha256 in its metadata; returns the path.
 
@@ -95,7 +85,7 @@ def verify(name_or_dir):
             f"Preset {name_or_dir!r} has no trained weights yet: {weights} is missing."
         )
     expected = read_json(directory, METADATA_FILE)["weights_sha256"]
-    actual = sha256_of(weights)
+    actual = sha256_file(weights)
     if actual != expected:
         raise ChecksumMismatchError(
             f"{weights} has sha256 {actual}, but {directory / METADATA_FILE} records "
@@ -122,8 +112,6 @@ def load(name_or_dir, load_weights=True, **overrides):
     >>> model.input_dim, model.seed
     (784, 3)
     """
-    from keras_vcd.training import model_from_recipe
-
     directory = resolve(name_or_dir)
     recipe = read_json(directory, CONFIG_FILE)
     if overrides:
@@ -135,6 +123,33 @@ def load(name_or_dir, load_weights=True, **overrides):
     return model
 
 
+def load_model(spec):
+    """A model from a preset name, a preset folder, a `.keras` file or `PRESET@WEIGHTS`.
+
+    `PRESET@WEIGHTS` builds the preset's model and loads a weights file into it, such as
+    a training run's checkpoint or snapshot: `vcd_mnist@runs/vcd_mnist/snapshots/...`.
+    A `.keras` file is loaded in Keras's safe mode.
+
+    Example:
+
+    >>> import keras_vcd as kv
+    >>> kv.zoo.load_model("vcd_mnist").objective
+    'vcd'
+    """
+    spec = str(spec)
+    if "@" in spec:
+        preset, weights = spec.split("@", 1)
+        model = load(preset, load_weights=False)
+        load_weights_file(model, weights)
+        return model
+    if spec.endswith(".keras"):
+        try:
+            return keras.models.load_model(spec, safe_mode=True)
+        except Exception as error:  # Keras raises many kinds for a foreign file.
+            raise ValueError(f"Cannot load {spec} as a keras_vcd model: {error}") from error
+    return load(spec)
+
+
 def load_weights_file(model, path):
     """`model.load_weights(path)`, with an error naming the file if it does not fit."""
     try:
@@ -143,17 +158,6 @@ def load_weights_file(model, path):
         raise ValueError(
             f"{path} is not a weights file of this model ({type(error).__name__}: {error})."
         ) from error
-
-
-def library_versions():
-    versions = {}
-    for name in _LIBRARIES:
-        try:
-            versions[name] = importlib.metadata.version(name)
-        except importlib.metadata.PackageNotFoundError:
-            versions[name] = None
-    versions["python"] = platform.python_version()
-    return versions
 
 
 def save_to_preset(model, directory, metadata=None, training=None):
@@ -186,27 +190,18 @@ def save_to_preset(model, directory, metadata=None, training=None):
         "model": keras.saving.serialize_keras_object(model),
         "training": dict(training or {}, compile=model.get_compile_config() or {}),
     }
-    _write_json(directory / CONFIG_FILE, recipe)
+    write_json(directory / CONFIG_FILE, recipe)
     atomic_write(directory / WEIGHTS_FILE, model.save_weights)
     metadata = dict(metadata or {})
     metadata.update(
-        weights_sha256=sha256_of(directory / WEIGHTS_FILE),
+        weights_sha256=sha256_file(directory / WEIGHTS_FILE),
         libraries=library_versions(),
         objective=model.objective,
         control_variate=model.control_variate_kind,
     )
-    _write_json(directory / METADATA_FILE, metadata)
+    write_json(directory / METADATA_FILE, metadata)
     (directory / CARD_FILE).write_text(model_card(directory.name, metadata))
     return metadata
-
-
-def _write_json(path, data):
-    def write(tmp):
-        with open(tmp, "w") as f:
-            json.dump(data, f, indent=1)
-            f.write("\n")
-
-    atomic_write(path, write)
 
 
 def model_card(name, metadata):

@@ -1,4 +1,4 @@
-"""The public names of DESIGN.md, reachable from `import keras_vcd as kv`."""
+"""The public contract (the names the design fixes), reachable from `import keras_vcd as kv`."""
 
 import keras_tuner
 

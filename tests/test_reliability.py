@@ -75,7 +75,7 @@ def test_sigkill_mid_epoch_then_same_command_resumes(tmp_path):
 
 
 def test_restore_removes_files_half_written_by_a_killed_writer(tmp_path):
-    from keras_vcd.checkpointing import ResumableCheckpoint
+    from keras_vcd.training.checkpointing import ResumableCheckpoint
 
     (tmp_path / "snapshots").mkdir()
     debris = [tmp_path / ".tmp-123-checkpoint.weights.h5",
@@ -149,7 +149,7 @@ def test_corrupted_keras_file_names_the_file(tmp_path):
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="bad.keras"):
-        cli.load_model(str(bad))
+        zoo.load_model(str(bad))
 
 
 @pytest.mark.network

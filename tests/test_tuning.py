@@ -15,7 +15,7 @@ import pytest
 
 import keras_vcd as kv
 from keras_vcd import optimizers, tuning
-from keras_vcd.callbacks import ValidationLogLikelihood
+from keras_vcd.training.callbacks import ValidationLogLikelihood
 
 from conftest import prototype_data, tiny_model
 

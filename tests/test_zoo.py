@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import keras_vcd as kv
-from keras_vcd import training, zoo
+from keras_vcd import evaluation, zoo
 from conftest import tiny_model
 
 
@@ -25,7 +25,7 @@ def test_preset_loads_verifies_and_reproduces_its_recorded_check(name):
         if dataset == "binarized_mnist":  # always reachable through the package index
             raise
         pytest.skip(f"{dataset} is not available here: {error}")
-    again = training.measure_log_likelihood(
+    again = evaluation.measure_log_likelihood(
         model, splits["test"][: check["num_examples"]], check["method"],
         check["num_samples"], seed=check["seed"], verbose=0,
     )

@@ -20,6 +20,8 @@ import zipfile
 import numpy as np
 import tqdm
 
+from keras_vcd.files import atomic_write, sha256_file
+
 #: Environment variable naming a local directory searched before any download.
 DATA_DIR_ENV = "KERAS_VCD_DATA_DIR"
 
@@ -72,14 +74,6 @@ def check_sha256(actual, expected, what, hint=_FILE_HINT):
         raise ChecksumError(
             f"sha256 mismatch for {what}: expected {expected}, got {actual}. {hint}"
         )
-
-
-def sha256_file(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(_CHUNK_BYTES), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def sha256_bytes(data):
@@ -205,15 +199,15 @@ def save_cache(path, arrays, info):
         True if the file was written.
     """
     path = pathlib.Path(path)
-    # Write next to the target and rename, so a crash never leaves half a cache.
-    partial = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+
+    def write(tmp):
+        with open(tmp, "wb") as f:
+            np.savez_compressed(f, info=np.array(json.dumps(info)), **arrays)
+
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        with open(partial, "wb") as f:
-            np.savez_compressed(f, info=np.array(json.dumps(info)), **arrays)
-        os.replace(partial, path)
+        atomic_write(path, write)
     except OSError as error:
-        partial.unlink(missing_ok=True)
         warnings.warn(f"Could not write the cache file {path}: {error}", stacklevel=3)
         return False
     return True

@@ -43,7 +43,7 @@ class ValidationLogLikelihood(keras.callbacks.Callback):
     >>> model = kv.VCDModel(kv.GaussianEncoder(2, (8,)), kv.BernoulliDecoder(20, (8,)),
     ...                     refiner=kv.HMCRefine(num_steps=1, num_leapfrog_steps=2), seed=0)
     >>> model.compile(jit_compile=False)
-    >>> from keras_vcd.callbacks import ValidationLogLikelihood
+    >>> from keras_vcd.training.callbacks import ValidationLogLikelihood
     >>> val_loglik = ValidationLogLikelihood(x[:16], num_samples=10)
     >>> history = model.fit(x, batch_size=32, epochs=1, verbose=0, callbacks=[val_loglik])
     >>> bool(history.history["val_loglik"][0] < 0)

@@ -1,31 +1,16 @@
 """Crash-safe training checkpoints: written atomically, resumed by the same command."""
 
 import json
-import os
 import pathlib
 import shutil
 import time
 
 import keras
 
+from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, write_json
+
 WEIGHTS_FILE = "checkpoint.weights.h5"
 STATE_FILE = "checkpoint.json"
-TEMPORARY_PREFIX = ".tmp-"
-
-
-def atomic_write(path, write):
-    """Calls `write(tmp_path)`, then renames onto `path`: readers never see half a file."""
-    path = pathlib.Path(path)
-    # Keras insists on the .weights.h5 suffix, so the temporary name keeps it.
-    tmp = path.with_name(f"{TEMPORARY_PREFIX}{os.getpid()}-{path.name}")
-    try:
-        write(str(tmp))
-        os.replace(tmp, path)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-
-
 class ResumableCheckpoint(keras.callbacks.Callback):
     """Saves weights, optimizer and sampler state at the end of every epoch.
 
@@ -120,9 +105,4 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             "wall_time_s": self._elapsed_before + time.time() - self._start,
             "logs": {k: float(v) for k, v in (logs or {}).items()},
         }
-
-        def write_state(path):
-            with open(path, "w") as f:
-                json.dump(state, f, indent=1)
-
-        atomic_write(self.state_path, write_state)
+        write_json(self.state_path, state)

@@ -1,46 +1,22 @@
-"""Training from a recipe (a preset's config.json): resumable, logged, reproducible."""
+"""Training runs from a recipe (a preset's config.json): resumable, logged, exported."""
 
-import json
 import math
-import os
 import pathlib
-import platform
 import shutil
 import tempfile
-import time
 
 import keras
 
-from keras_vcd import datasets, distribute, evaluation, zoo
-from keras_vcd.checkpointing import ResumableCheckpoint
+from keras_vcd import datasets, distribute, zoo
+from keras_vcd.environment import machine_description
+from keras_vcd.evaluation import measure_log_likelihood
+from keras_vcd.files import write_json
+from keras_vcd.recipes import load_recipe_data, model_from_recipe
+from keras_vcd.training.checkpointing import ResumableCheckpoint
 
 
 # Under a run's output folder: `tensorboard --logdir RUN_DIR/tensorboard`.
 TENSORBOARD_DIR = "tensorboard"
-
-
-def model_from_recipe(recipe):
-    """Builds and compiles the `VCDModel` a recipe describes (fresh weights).
-
-    The initial weights are drawn from the recipe's model seed, so a recipe always
-    starts from the same point.
-    """
-    keras.utils.set_random_seed(recipe["model"]["config"]["seed"])
-    model = keras.saving.deserialize_keras_object(recipe["model"])
-    compile_config = recipe.get("training", {}).get("compile", {})
-    model.compile(**{key: keras.saving.deserialize_keras_object(value)
-                     if isinstance(value, dict) else value
-                     for key, value in compile_config.items()})
-    model.build()
-    return model
-
-
-def load_recipe_data(training):
-    """The recipe's data set, cut to `training["subset"]` ({"train": N, ...}) if given."""
-    splits, info = datasets.load(training["dataset"])
-    for split, size in training.get("subset", {}).items():
-        splits[split] = splits[split][:size]
-    return splits, info
 
 
 def check_output_dir(directory):
@@ -139,18 +115,8 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         "machine": machine_description(),
         "dataset": info,
     }
-    with open(output_dir / "summary.json", "w") as f:
-        json.dump(summary, f, indent=1)
+    write_json(output_dir / "summary.json", summary)
     return model, summary
-
-
-def machine_description():
-    """E.g. "x86_64, 2 cores": recorded with every run and preset."""
-    return f"{platform.machine()}, {_cpu_count()} cores"
-
-
-def _cpu_count():
-    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
 
 
 # The fixed subset measurement recorded in every preset's metadata ("check").
@@ -184,23 +150,6 @@ def load_run(recipe, run_dir, weights=None):
         "dataset": splits_info,
     }
     return model, summary
-
-
-def measure_log_likelihood(model, x, method, num_samples, seed=0, verbose=1):
-    """Mean ± standard error of `evaluation.log_likelihood`, with its settings."""
-    start = time.time()
-    estimates = evaluation.log_likelihood(
-        model, x, method=method, num_samples=num_samples, seed=seed, verbose=verbose
-    )
-    return {
-        "method": method,
-        "num_samples": num_samples,
-        "num_examples": len(x),
-        "mean": float(estimates.mean()),
-        "stderr": float(estimates.std(ddof=1) / len(x) ** 0.5) if len(x) > 1 else 0.0,
-        "seed": seed,
-        "seconds": round(time.time() - start, 1),
-    }
 
 
 def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("iwae", 5000)),
