@@ -80,7 +80,9 @@ def _mirrored_fit(strategy, out, results):
     history = model.fit(x, batch_size=GLOBAL_BATCH, epochs=2, verbose=0,
                         validation_data=x[:GLOBAL_BATCH])
     results["fit_history"] = {k: [float(v) for v in vs] for k, vs in history.history.items()}
-    optimizer_variables = [v for opt, _ in model._parameter_groups() for v in opt.variables]
+    optimizer_variables = [
+        v for opt, _ in model._parameter_groups().values() for v in opt.variables
+    ]
     results["fit"] = {
         "step_size": [float(v) for v in _per_replica(strategy, model.refiner.step_size)],
         "control_variate": [
@@ -185,10 +187,10 @@ def _mirrored_one_step(strategy, results):
         rows = slice(r * per_replica, (r + 1) * per_replica)
         seed = mcmc.fold_in(step_seed, tf.constant(r, tf.int32))
         with tf.GradientTape(persistent=True) as tape:
-            terms, info = single._forward(tf.constant(x[rows]), seed, training=False, tape=tape)
+            terms, info = single.forward(tf.constant(x[rows]), seed, training=False, tape=tape)
             losses = single._objective_losses(terms, tf.constant(index[rows]), per_replica)
-        gradients = tape.gradient(losses.decoder, groups[0][1]) + tape.gradient(
-            losses.encoder, groups[1][1] + groups[2][1]
+        gradients = tape.gradient(losses.decoder, groups["decoder"][1]) + tape.gradient(
+            losses.encoder, groups["encoder_mean"][1] + groups["encoder_std"][1]
         )
         summed = gradients if summed is None else [a + b for a, b in zip(summed, gradients)]
         f_all.append(objectives.f_of_z_t(terms).numpy())
@@ -196,7 +198,7 @@ def _mirrored_one_step(strategy, results):
 
     def apply(model, gradients):
         start = 0
-        for optimizer, variables in model._parameter_groups():
+        for optimizer, variables in model._parameter_groups().values():
             optimizer.apply(gradients[start:start + len(variables)], variables)
             start += len(variables)
 
@@ -273,7 +275,7 @@ def _worker_main(out):
 
     strategy = distribute.get_strategy("multi_worker")  # before any other TF op
     import tensorflow as tf
-    from keras_vcd.replicas import replica_id
+    from keras_vcd.distribute.replicas import replica_id
 
     chief = distribute.is_chief(strategy)
     task = json.loads(os.environ["TF_CONFIG"])["task"]["index"]
@@ -286,7 +288,9 @@ def _worker_main(out):
     history = model.fit({"x": x, "index": np.arange(64)}, batch_size=GLOBAL_BATCH,
                         epochs=1, shuffle=False, verbose=0)
     replica_ids = strategy.run(tf.function(replica_id))
-    optimizer_variables = [v for opt, _ in model._parameter_groups() for v in opt.variables]
+    optimizer_variables = [
+        v for opt, _ in model._parameter_groups().values() for v in opt.variables
+    ]
     np.savez(out / f"worker{task}.npz",
              *[np.asarray(v) for v in model.weights + optimizer_variables])
     with distribute.write_path(str(out / "chief.keras"), strategy) as path:

@@ -21,12 +21,12 @@ def value_and_gradient(target_log_prob_fn, position):
     return log_prob, tape.gradient(log_prob, position)
 
 
-def leapfrog(target_log_prob_fn, position, momentum, grad, step_size, num_steps):
-    """Integrates Hamiltonian dynamics for `num_steps` leapfrog steps.
+def leapfrog(target_log_prob_fn, position, momentum, grad, step_size, num_leapfrog_steps):
+    """Integrates Hamiltonian dynamics for `num_leapfrog_steps` leapfrog steps.
 
-    Half a momentum step, then `num_steps - 1` full position and momentum steps, then a
+    Half a momentum step, then `num_leapfrog_steps - 1` full position and momentum steps, then a
     last position step and half a momentum step. Each step evaluates the gradient once,
-    so the whole trajectory costs `num_steps` gradient evaluations given the gradient
+    so the whole trajectory costs `num_leapfrog_steps` gradient evaluations given the gradient
     at the start (`grad`).
 
     Args:
@@ -35,7 +35,7 @@ def leapfrog(target_log_prob_fn, position, momentum, grad, step_size, num_steps)
         momentum: `(batch, dim)` start momentum.
         grad: `(batch, dim)` gradient of the log density at `position`.
         step_size: scalar (or broadcastable to `position`) step size.
-        num_steps: Python int >= 1, the number of leapfrog steps.
+        num_leapfrog_steps: Python int >= 1, the number of leapfrog steps.
 
     Returns:
         `(position, momentum, log_prob, grad)` at the end of the trajectory.
@@ -52,7 +52,7 @@ def leapfrog(target_log_prob_fn, position, momentum, grad, step_size, num_steps)
 
     # All but the last step use a full momentum update; the last position update is
     # followed by only a half momentum step.
-    position, momentum = _repeat(full_step, num_steps - 1, position, momentum)
+    position, momentum = _repeat(full_step, num_leapfrog_steps - 1, position, momentum)
     position = position + step_size * momentum
     log_prob, grad = value_and_gradient(target_log_prob_fn, position)
     momentum = momentum + 0.5 * step_size * grad

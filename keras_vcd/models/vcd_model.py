@@ -1,7 +1,6 @@
 """`VCDModel`: a VAE whose latent samples are refined by HMC, trained by VCD."""
 
 import contextlib
-import warnings
 
 import numpy as np
 import keras
@@ -11,7 +10,8 @@ from keras_vcd import mcmc, optimizers, validation
 from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import objectives
 from keras_vcd.models.control_variates import make_control_variate
-from keras_vcd.replicas import all_replicas_true, replica_id
+from keras_vcd.distribute import keras_workarounds
+from keras_vcd.distribute.replicas import all_replicas_true, replica_id
 
 _HMC_METRICS = ("log_lik_qt", "stoch_vcd", "hmc_accept_rate")
 # Steps run per call into the compiled function: removes the per-step host round trip.
@@ -122,17 +122,19 @@ class VCDModel(keras.Model):
         self.build()
 
     def _parameter_groups(self):
-        """(optimizer, variables) for the decoder, encoder mean and encoder std."""
-        return [
-            (self.decoder_optimizer, self.decoder.trainable_variables),
-            (self.encoder_mean_optimizer, self.encoder.mean_network.trainable_variables),
-            (self.encoder_std_optimizer, self.encoder.std_network.trainable_variables),
-        ]
+        """{group name: (optimizer, variables)}: "decoder", "encoder_mean", "encoder_std"."""
+        return {
+            "decoder": (self.decoder_optimizer, self.decoder.trainable_variables),
+            "encoder_mean": (self.encoder_mean_optimizer,
+                             self.encoder.mean_network.trainable_variables),
+            "encoder_std": (self.encoder_std_optimizer,
+                            self.encoder.std_network.trainable_variables),
+        }
 
     def _build_optimizers(self):
         if not (self.built or self.encoder.built) or not hasattr(self, "decoder_optimizer"):
             return
-        for optimizer, variables in self._parameter_groups():
+        for optimizer, variables in self._parameter_groups().values():
             optimizer.build(variables)
 
     # ------------------------------------------------------------------ compile
@@ -170,7 +172,7 @@ class VCDModel(keras.Model):
         )
         super().compile(
             optimizer=self.decoder_optimizer,
-            **_distributed_execution(self.distribute_strategy, steps_per_execution, jit_compile),
+            **keras_workarounds.distributed_execution(self.distribute_strategy, steps_per_execution, jit_compile),
             run_eagerly=run_eagerly,
         )
         self._vcd_compile_config = {
@@ -207,7 +209,30 @@ class VCDModel(keras.Model):
         self.rng_counter.assign_add(1)
         return seed
 
-    def _forward(self, x, seed, training, tape=None):
+    def forward(self, x, seed, training=False, tape=None):
+        """One forward pass of the objective: encoder, reparameterised z0, HMC to z_T.
+
+        Training, evaluation and the diagnostics all compute their terms here.
+
+        Args:
+            x: `(batch, input_dim)` data.
+            seed: shape-`[2]` integer seed of this pass's noise (eps and HMC).
+            training: adapt the HMC step size (and run layers in training mode).
+            tape: the `tf.GradientTape` recording this call, if any; the HMC chain is
+                kept off it (z_T is a constant for every loss).
+
+        Returns:
+            `(terms, info)`: an `objectives.ForwardTerms` and the refiner's info
+            dict, both with `None` for the HMC parts under `objective="elbo"`.
+
+        Example:
+
+        >>> import numpy as np, keras_vcd as kv
+        >>> model = kv.zoo.load("vcd_mnist", load_weights=False)
+        >>> terms, info = model.forward(np.zeros((2, 784), "float32"), seed=[0, 1])
+        >>> tuple(terms.z_t.shape), sorted(info)
+        ((2, 10), ['accept_rate', 'step_size', 'target_log_prob'])
+        """
         mean, std = self.encoder(x, training=training)
         eps = mcmc.normal(tf.shape(mean), mcmc.fold_in(seed, 0), mean.dtype)
         z0 = mean + std * eps
@@ -264,38 +289,39 @@ class VCDModel(keras.Model):
         x = tf.cast(x, self.compute_dtype)
         batch_size = tf.shape(x)[0]
         with tf.GradientTape(persistent=True) as tape:
-            terms, info = self._forward(x, self._next_seed(), training=True, tape=tape)
+            terms, info = self.forward(x, self._next_seed(), training=True, tape=tape)
             losses = self._objective_losses(terms, index, batch_size)
         groups = self._parameter_groups()
-        encoder_variables = groups[1][1] + groups[2][1]
-        if losses.encoder is losses.decoder:
-            gradients = tape.gradient(losses.encoder, groups[0][1] + encoder_variables)
-            decoder_gradients = gradients[: len(groups[0][1])]
-            encoder_gradients = gradients[len(groups[0][1]):]
+        decoder_variables = groups["decoder"][1]
+        encoder_variables = groups["encoder_mean"][1] + groups["encoder_std"][1]
+        if losses.shared:
+            gradients = tape.gradient(losses.encoder, decoder_variables + encoder_variables)
+            decoder_gradients = gradients[: len(decoder_variables)]
+            encoder_gradients = gradients[len(decoder_variables):]
         else:
-            decoder_gradients = tape.gradient(losses.decoder, groups[0][1])
+            decoder_gradients = tape.gradient(losses.decoder, decoder_variables)
             encoder_gradients = tape.gradient(losses.encoder, encoder_variables)
         del tape
         gradients = _zero_if_not_finite(
             decoder_gradients + encoder_gradients, [losses.encoder, losses.decoder]
         )
         start = 0
-        for optimizer, variables in groups:
+        for optimizer, variables in groups.values():
             optimizer.apply(gradients[start:start + len(variables)], variables)
             start += len(variables)
         if self.control_variate is not None:
             self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
-        return _reducible_logs(self._update_metrics(terms, losses, info, batch_size))
+        return keras_workarounds.reducible_logs(self._update_metrics(terms, losses, info, batch_size))
 
     def test_step(self, data):
         x, _ = split_inputs(data)
         x = tf.cast(x, self.compute_dtype)
         batch_size = tf.shape(x)[0]
-        terms, info = self._forward(x, self._next_seed(), training=False)
+        terms, info = self.forward(x, self._next_seed(), training=False)
         # Validation examples have no training-set index: local control variates
         # report with their mean.
         losses = self._objective_losses(terms, None, batch_size)
-        return _reducible_logs(self._update_metrics(terms, losses, info, batch_size))
+        return keras_workarounds.reducible_logs(self._update_metrics(terms, losses, info, batch_size))
 
     def call(self, inputs, training=False):
         """Reconstruction logits of `x` decoded from the encoder mean."""
@@ -373,7 +399,7 @@ class VCDModel(keras.Model):
         x = tf.convert_to_tensor(x, self.compute_dtype)
         if not refine:
             return self.decode(self.encode(x)[0])
-        terms, _ = self._forward(x, mcmc.fold_in([seed, 2], 0), training=False)
+        terms, _ = self.forward(x, mcmc.fold_in([seed, 2], 0), training=False)
         return self.decode(terms.z_t if terms.z_t is not None else terms.z0)
 
     def get_config(self):
@@ -427,32 +453,3 @@ def _zero_if_not_finite(gradients, losses):
     # device would on the whole global batch.
     finite = all_replicas_true(finite)
     return [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]
-
-
-def _reducible_logs(logs):
-    """Logs that Keras can reduce over the workers of a multi-worker strategy.
-
-    Keras 3 reduces the logs of a MultiWorkerMirroredStrategy step with
-    `strategy.reduce("MEAN", value, axis=0)`, which fails on scalars
-    (tensorflow/tensorflow#72388); as shape-`[1]` tensors they reduce to the scalar
-    mean over the replicas.
-    """
-    strategy = tf.distribute.get_strategy()
-    extended = strategy.extended
-    if not (isinstance(strategy, tf.distribute.MultiWorkerMirroredStrategy)
-            and getattr(extended, "_in_multi_worker_mode", lambda: False)()):
-        return logs
-    return {name: tf.reshape(value, [1]) for name, value in logs.items()}
-
-
-def _distributed_execution(strategy, steps_per_execution, jit_compile):
-    """The execution settings that work under `strategy` (see `VCDModel.compile`)."""
-    if strategy.num_replicas_in_sync == 1 or (steps_per_execution == 1 and not jit_compile):
-        return {"steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
-    warnings.warn(
-        f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas: training "
-        f"runs with steps_per_execution=1 and jit_compile=False (asked for "
-        f"{steps_per_execution} and {jit_compile}); see VCDModel.compile.",
-        stacklevel=3,
-    )
-    return {"steps_per_execution": 1, "jit_compile": False}
