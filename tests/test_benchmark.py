@@ -6,6 +6,8 @@ quiet machine, never by unit tests.
 
 import json
 import math
+import subprocess
+import sys
 
 import pytest
 
@@ -46,8 +48,18 @@ def _numbers(tree):
         yield tree
 
 
+def _skip_without_tfp():
+    # Called by the fixture, not at import: the FLOP and settings tests need no TFP.
+    try:
+        import tensorflow_probability  # noqa: F401
+    except ImportError as error:
+        pytest.skip("the run includes the tfp.mcmc baseline, and tensorflow_probability "
+                    f"is not importable ({error}); pip install 'keras-vcd[bench]'")
+
+
 @pytest.fixture(scope="module")
 def results(tmp_path_factory):
+    _skip_without_tfp()
     output = tmp_path_factory.mktemp("bench") / "benchmark.json"
     returned = benchmark.run(quick=True, output=str(output), verbose=0, config=TINY,
                              iterations=10, repeats=1)
@@ -180,3 +192,22 @@ def test_other_load_is_a_fraction_and_a_busy_machine_is_flagged(results):
     busy = dict(returned, other_load_start=0.0, other_load_end=0.6)
     assert "Warning" not in benchmark.format_table(quiet)
     assert "Warning: other work used more than 10%" in benchmark.format_table(busy)
+
+
+def test_importing_the_benchmark_does_not_import_tfp():
+    code = ("import sys, keras_vcd.benchmark; "
+            "print('tensorflow_probability' in sys.modules, 'tf_keras' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["False", "False"]
+
+
+def test_without_tfp_the_run_stops_before_measuring_and_names_the_extra(tmp_path,
+                                                                        monkeypatch):
+    # None in sys.modules makes `import tensorflow_probability` fail, as if not installed.
+    monkeypatch.setitem(sys.modules, "tensorflow_probability", None)
+    output = tmp_path / "b.json"
+    with pytest.raises(ImportError, match=r"pip install 'keras-vcd\[bench\]'"):
+        benchmark.run(quick=True, output=str(output), verbose=0, config=TINY)
+    assert not output.exists()
