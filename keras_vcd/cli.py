@@ -303,7 +303,7 @@ def main(argv=None):
     args.json = getattr(args, "json", False)
     try:
         args.func(args)
-    except (ValueError, OSError, RuntimeError) as error:
+    except (ValueError, OSError, RuntimeError, ImportError) as error:
         print(f"keras-vcd: error: {error}", file=sys.stderr)
         return 2
     return 0
