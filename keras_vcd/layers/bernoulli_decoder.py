@@ -100,10 +100,5 @@ class BernoulliDecoder(keras.layers.Layer):
         return bernoulli_log_likelihood(x, ops.reshape(logits, (*leading, self.output_dim)))
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            output_dim=self.output_dim,
-            hidden_units=list(self.hidden_units),
-            activation=self.activation,
-        )
-        return config
+        return {**super().get_config(), "output_dim": self.output_dim,
+                "hidden_units": list(self.hidden_units), "activation": self.activation}

@@ -64,12 +64,7 @@ class GaussianEncoder(keras.layers.Layer):
         return spec, spec
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            latent_dim=self.latent_dim,
-            hidden_units=list(self.hidden_units),
-            activation=self.activation,
-            min_std=self.min_std,
-        )
-        return config
+        return {**super().get_config(), "latent_dim": self.latent_dim,
+                "hidden_units": list(self.hidden_units), "activation": self.activation,
+                "min_std": self.min_std}
 

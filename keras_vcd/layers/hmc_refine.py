@@ -160,14 +160,9 @@ class HMCRefine(keras.layers.Layer):
         }
 
     def get_config(self):
-        config = super().get_config()
-        config.update(
-            num_steps=self.num_steps,
-            num_leapfrog_steps=self.num_leapfrog_steps,
-            target_accept_rate=self.target_accept_rate,
-            adaptation_rate=self.adaptation_rate,
-            initial_step_size=self.initial_step_size,
-            seed=self.seed,
-            step_size_bounds=list(self.step_size_bounds),
-        )
-        return config
+        return {**super().get_config(), "num_steps": self.num_steps,
+                "num_leapfrog_steps": self.num_leapfrog_steps,
+                "target_accept_rate": self.target_accept_rate,
+                "adaptation_rate": self.adaptation_rate,
+                "initial_step_size": self.initial_step_size, "seed": self.seed,
+                "step_size_bounds": list(self.step_size_bounds)}
