@@ -2,21 +2,17 @@
 
 import json
 
-import keras
 import pytest
 
 import keras_vcd as kv
 from keras_vcd import cli, zoo
+from helpers import MNIST_SIZED, tiny_model
 
 
 @pytest.fixture(scope="module")
 def tiny_preset(tmp_path_factory):
     """A 784-dim model with a tiny network, saved as a preset folder."""
-    model = kv.VCDModel(
-        encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
-        decoder=kv.BernoulliDecoder(output_dim=784, hidden_units=(8,)),
-        refiner=kv.HMCRefine(num_steps=1, num_leapfrog_steps=2), seed=0,
-    )
+    model = tiny_model(**MNIST_SIZED)
     model.compile()
     model.build()
     folder = tmp_path_factory.mktemp("presets") / "tiny"

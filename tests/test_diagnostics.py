@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 import keras_vcd as kv
-from conftest import tiny_model
+from helpers import tiny_model
 
 
 @pytest.fixture(scope="module")

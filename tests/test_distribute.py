@@ -30,17 +30,16 @@ INPUT_DIM, LATENT_DIM = 20, 2
 GLOBAL_BATCH = 16
 
 
-def _tiny_model(control_variate="global", num_steps=2, num_train_examples=None,
-                local_warmup_steps=3000, seed=0):
-    import keras_vcd as kv
+def _tiny_model(control_variate, **kwargs):
+    """helpers.tiny_model at this file's sizes.
 
-    return kv.VCDModel(
-        encoder=kv.GaussianEncoder(latent_dim=LATENT_DIM, hidden_units=(16,)),
-        decoder=kv.BernoulliDecoder(output_dim=INPUT_DIM, hidden_units=(16,)),
-        refiner=kv.HMCRefine(num_steps=num_steps, num_leapfrog_steps=3),
-        control_variate=control_variate, num_train_examples=num_train_examples,
-        local_warmup_steps=local_warmup_steps, seed=seed,
-    )
+    Imported here, not at the top: helpers imports keras_vcd (so TensorFlow), and the
+    subprocesses must configure their devices first.
+    """
+    from helpers import tiny_model
+
+    return tiny_model("vcd", control_variate, input_dim=INPUT_DIM, latent_dim=LATENT_DIM,
+                      **kwargs)
 
 
 def _binary_data(num_examples, seed):

@@ -7,17 +7,14 @@ import tensorflow as tf
 
 import keras_vcd as kv
 from keras_vcd.evaluation import StreamingLogSumExp
+from helpers import tiny_model
 
 
 @pytest.fixture(scope="module")
 def linear_model():
     """latent_dim 1, D = 5, logits = z * w + b; an encoder that is close but not exact."""
-    model = kv.VCDModel(
-        encoder=kv.GaussianEncoder(latent_dim=1, hidden_units=()),
-        decoder=kv.BernoulliDecoder(output_dim=5, hidden_units=()),
-        refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=5, initial_step_size=0.5),
-        seed=0,
-    )
+    model = tiny_model(input_dim=5, latent_dim=1, hidden_units=(), num_leapfrog_steps=5,
+                       initial_step_size=0.5)
     model.build()
     w = np.array([[2.0, -1.5, 0.5, 3.0, -2.5]], "float32")
     b = np.array([0.1, -0.3, 0.2, 0.0, 0.4], "float32")

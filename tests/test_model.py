@@ -6,7 +6,7 @@ import pytest
 import tensorflow as tf
 
 import keras_vcd as kv
-from conftest import prototype_data, tiny_model
+from helpers import tiny_model
 
 
 def mean_elbo(model, x):

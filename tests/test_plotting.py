@@ -13,6 +13,7 @@ from matplotlib import image as mpimg
 
 import keras_vcd as kv
 from keras_vcd import plotting
+from helpers import tiny_model
 
 PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
 
@@ -22,13 +23,7 @@ FULL_HEADER = ("epoch,elbo,hmc_accept_rate,hmc_step_size,log_lik_qt,loss,stoch_v
 
 
 def _model(input_dim=16, objective="vcd"):
-    model = kv.VCDModel(
-        encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
-        decoder=kv.BernoulliDecoder(output_dim=input_dim, hidden_units=(8,)),
-        refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=2),
-        objective=objective,
-        seed=0,
-    )
+    model = tiny_model(objective, input_dim=input_dim, hidden_units=(8,), num_leapfrog_steps=2)
     model.compile()
     model.build()
     return model

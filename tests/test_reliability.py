@@ -15,16 +15,12 @@ import tensorflow as tf
 
 import keras_vcd as kv
 from keras_vcd import plotting, training, zoo
-from conftest import tiny_model
+from helpers import MNIST_SIZED, tiny_model
 
 
 def tiny_recipe(iterations):
     """A 784-dim model small enough to train hundreds of steps in seconds on MNIST."""
-    model = kv.VCDModel(
-        encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
-        decoder=kv.BernoulliDecoder(output_dim=784, hidden_units=(8,)),
-        refiner=kv.HMCRefine(num_steps=1, num_leapfrog_steps=2), seed=0,
-    )
+    model = tiny_model(**MNIST_SIZED)
     return {
         "model": keras.saving.serialize_keras_object(model),
         "training": {"dataset": "binarized_mnist", "batch_size": 20, "iterations": iterations,
@@ -97,7 +93,7 @@ def test_unwritable_output_dir_is_reported_before_training(tmp_path):
 
 
 def test_full_disk_is_reported_before_training(tmp_path, monkeypatch):
-    monkeypatch.setattr(training.shutil, "disk_usage",
+    monkeypatch.setattr(training.runs.shutil, "disk_usage",
                         lambda path: type("Usage", (), {"free": 10 * 2**20})())
     with pytest.raises(OSError, match="MiB free"):
         training.check_output_dir(tmp_path / "run")
@@ -144,8 +140,6 @@ def test_corrupted_and_foreign_weights_name_the_file(tmp_path):
 
 
 def test_corrupted_keras_file_names_the_file(tmp_path):
-    from keras_vcd import cli
-
     bad = tmp_path / "bad.keras"
     bad.write_bytes(b"not a zip")
     with pytest.raises(ValueError, match="bad.keras"):

@@ -17,7 +17,7 @@ import keras_vcd as kv
 from keras_vcd import optimizers, tuning
 from keras_vcd.training.callbacks import ValidationLogLikelihood
 
-from conftest import prototype_data, tiny_model
+from helpers import prototype_data, tiny_model
 
 TINY = {"latent_dim": 2, "hidden_units": 8, "num_hmc_steps": 1, "num_leapfrog_steps": 2}
 FAST = {"jit_compile": False}

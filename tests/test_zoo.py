@@ -7,7 +7,7 @@ import pytest
 
 import keras_vcd as kv
 from keras_vcd import evaluation, zoo
-from conftest import tiny_model
+from helpers import tiny_model
 
 
 @pytest.mark.network
