@@ -18,7 +18,8 @@ Example:
 ...     decoder=kv.BernoulliDecoder(output_dim=16, hidden_units=(8,)),
 ...     refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=2), seed=0)
 >>> x = (np.random.default_rng(0).random((10, 16)) < 0.3).astype("float32")
->>> paths = plotting.write_all(model, x, "/tmp/keras_vcd_pictures")
+>>> import tempfile
+>>> paths = plotting.write_all(model, x, tempfile.mkdtemp())
 >>> sorted(paths)
 ['latent_traversal', 'prior_samples', 'reconstructions']
 """
@@ -72,12 +73,10 @@ def plot_prior_samples(model, path, num_samples=64, seed=0, image_shape=None):
 
     Example:
 
-    >>> import keras_vcd as kv
-    >>> from keras_vcd import plotting
-    >>> model = kv.VCDModel(encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
-    ...                     decoder=kv.BernoulliDecoder(output_dim=16, hidden_units=(8,)))
-    >>> plotting.plot_prior_samples(model, "/tmp/prior.png", num_samples=16)
-    '/tmp/prior.png'
+    >>> import os, tempfile, keras_vcd as kv
+    >>> model = kv.zoo.load("vcd_mnist")
+    >>> kv.plotting.plot_prior_samples(model, os.path.join(tempfile.mkdtemp(), "prior.png"))
+    '.../prior.png'
     """
     _check_positive_int(num_samples, "num_samples")
     shape = _image_shape(model, image_shape)
@@ -131,8 +130,9 @@ def plot_reconstructions(model, x, path, num_examples=10, seed=0, image_shape=No
     ...                     decoder=kv.BernoulliDecoder(output_dim=16, hidden_units=(8,)),
     ...                     refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=2))
     >>> x = (np.random.default_rng(0).random((5, 16)) < 0.3).astype("float32")
-    >>> plotting.plot_reconstructions(model, x, "/tmp/recon.png")
-    '/tmp/recon.png'
+    >>> import os, tempfile
+    >>> plotting.plot_reconstructions(model, x, os.path.join(tempfile.mkdtemp(), "recon.png"))
+    '.../recon.png'
     """
     _check_positive_int(num_examples, "num_examples")
     shape = _image_shape(model, image_shape)
@@ -188,12 +188,11 @@ def plot_latent_traversal(model, path, num_steps=9, span=3.0, dims=None, image_s
 
     Example:
 
-    >>> import keras_vcd as kv
-    >>> from keras_vcd import plotting
-    >>> model = kv.VCDModel(encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
-    ...                     decoder=kv.BernoulliDecoder(output_dim=16, hidden_units=(8,)))
-    >>> plotting.plot_latent_traversal(model, "/tmp/traversal.png", num_steps=5)
-    '/tmp/traversal.png'
+    >>> import os, tempfile, keras_vcd as kv
+    >>> model = kv.zoo.load("vcd_mnist")
+    >>> folder = tempfile.mkdtemp()
+    >>> kv.plotting.plot_latent_traversal(model, os.path.join(folder, "traversal.png"))
+    '.../traversal.png'
     """
     if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool) \
             or num_steps < 2:
@@ -247,11 +246,14 @@ def plot_training_curves(csv_path, path, target_accept_rate=0.9):
 
     Example:
 
+    >>> import os, tempfile
     >>> from keras_vcd import plotting
-    >>> with open("/tmp/log.csv", "w") as f:
+    >>> folder = tempfile.mkdtemp()
+    >>> with open(os.path.join(folder, "log.csv"), "w") as f:
     ...     _ = f.write("epoch,elbo,loss\\n0,-200.5,201\\n1,-150.2,151\\n")
-    >>> plotting.plot_training_curves("/tmp/log.csv", "/tmp/curves.png")
-    '/tmp/curves.png'
+    >>> plotting.plot_training_curves(os.path.join(folder, "log.csv"),
+    ...                               os.path.join(folder, "curves.png"))
+    '.../curves.png'
     """
     columns = read_training_log(csv_path)
     epochs = columns["epoch"]
@@ -320,10 +322,12 @@ def read_training_log(csv_path):
 
     Example:
 
+    >>> import os, tempfile
     >>> from keras_vcd import plotting
-    >>> with open("/tmp/log.csv", "w") as f:
+    >>> log = os.path.join(tempfile.mkdtemp(), "log.csv")
+    >>> with open(log, "w") as f:
     ...     _ = f.write("epoch,elbo\\n0,-200\\n1,-150\\n1,-140\\n")
-    >>> plotting.read_training_log("/tmp/log.csv")["elbo"].tolist()
+    >>> plotting.read_training_log(log)["elbo"].tolist()
     [-200.0, -140.0]
     """
     csv_path = os.fspath(csv_path)
@@ -376,13 +380,10 @@ def write_all(model, x_test, output_dir, csv_path=None, seed=0):
 
     Example:
 
-    >>> import numpy as np, keras_vcd as kv
-    >>> from keras_vcd import plotting
-    >>> model = kv.VCDModel(encoder=kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)),
-    ...                     decoder=kv.BernoulliDecoder(output_dim=16, hidden_units=(8,)),
-    ...                     refiner=kv.HMCRefine(num_steps=2, num_leapfrog_steps=2))
-    >>> x = (np.random.default_rng(0).random((10, 16)) < 0.3).astype("float32")
-    >>> sorted(plotting.write_all(model, x, "/tmp/pictures"))
+    >>> import numpy as np, tempfile, keras_vcd as kv
+    >>> model = kv.zoo.load("vcd_mnist")
+    >>> x = (np.random.default_rng(0).random((10, 784)) < 0.3).astype("float32")
+    >>> sorted(kv.plotting.write_all(model, x, tempfile.mkdtemp()))
     ['latent_traversal', 'prior_samples', 'reconstructions']
     """
     output_dir = pathlib.Path(output_dir)

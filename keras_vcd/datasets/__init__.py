@@ -31,12 +31,19 @@ def load(name, **kwargs):
     `splits` maps "train", "valid" (None for Fashion-MNIST, which has no validation
     split) and "test" to arrays; `info` says which source and binarisation they are.
 
-    Example:
+    Example (the first call downloads the data, so it is shown, not run, here)::
+
+        from keras_vcd import datasets
+        splits, info = datasets.load("binarized_mnist", verbose=0)
+        splits["train"].shape  # (50000, 784)
+
+    An unknown name is refused before anything is read:
 
     >>> from keras_vcd import datasets
-    >>> splits, info = datasets.load("binarized_mnist", verbose=0)
-    >>> splits["train"].shape
-    (50000, 784)
+    >>> datasets.load("cifar10")
+    Traceback (most recent call last):
+    ...
+    ValueError: Unknown data set 'cifar10'; expected 'binarized_mnist' or 'fashion_mnist'.
     """
     if name == "binarized_mnist":
         (train, valid, test), info = binarized_mnist.load_data(return_info=True, **kwargs)

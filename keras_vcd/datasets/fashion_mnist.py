@@ -81,12 +81,11 @@ def load_data(data_dir=None, *, cache_dir=None, verbose=1, return_info=False):
             for each and how to supply the files by hand.
         ChecksumError: a file or the cached arrays have the wrong sha256.
 
-    Example:
+    Example (the first call downloads the data, so it is shown, not run, here)::
 
-    >>> from keras_vcd.datasets import fashion_mnist
-    >>> x_train, x_test = fashion_mnist.load_data(verbose=0)  # doctest: +SKIP
-    >>> x_train.shape, x_test.shape  # doctest: +SKIP
-    ((60000, 784), (10000, 784))
+        from keras_vcd.datasets import fashion_mnist
+        x_train, x_test = fashion_mnist.load_data(verbose=0)
+        x_train.shape, x_test.shape  # ((60000, 784), (10000, 784))
     """
     cache = _sources.cache_dir(cache_dir)
     attempts = [
