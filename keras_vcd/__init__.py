@@ -30,7 +30,14 @@ from keras_vcd import (  # noqa: E402
     training,
     zoo,
 )
-from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine  # noqa: E402
+from keras_vcd import layers  # noqa: E402
+from keras_vcd.layers import (  # noqa: E402
+    BernoulliDecoder,
+    GaussianDecoder,
+    GaussianEncoder,
+    HMCRefine,
+    PoissonDecoder,
+)
 from keras_vcd.models import VCDModel  # noqa: E402
 
 __version__ = "0.1.0"
@@ -46,12 +53,15 @@ def __getattr__(name):
 
 __all__ = [
     "BernoulliDecoder",
+    "GaussianDecoder",
     "GaussianEncoder",
     "HMCRefine",
+    "PoissonDecoder",
     "VCDModel",
     "datasets",
     "distribute",
     "evaluation",
+    "layers",
     "mcmc",
     "optimizers",
     "plotting",

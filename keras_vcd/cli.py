@@ -11,6 +11,8 @@ import pathlib
 import shutil
 import sys
 
+from keras_vcd import datasets
+
 DEFAULT_PRESET = "vcd_mnist"
 
 
@@ -219,7 +221,7 @@ def build_parser():
 
     def with_data(p):
         p.add_argument("--dataset", default="binarized_mnist",
-                       choices=("binarized_mnist", "fashion_mnist"))
+                       choices=datasets.NAMES)
         p.add_argument("--num-examples", type=int, help="first N test examples (default all)")
         p.add_argument("--seed", type=int, default=0)
 
@@ -274,7 +276,7 @@ def build_parser():
     tune.add_argument("--train-examples", type=int, default=5000)
     tune.add_argument("--best-preset-dir", default="runs/tuning/best_preset")
     tune.add_argument("--dataset", default="binarized_mnist",
-                      choices=("binarized_mnist", "fashion_mnist"))
+                      choices=datasets.NAMES)
     tune.set_defaults(func=cmd_tune)
 
     bench = sub.add_parser("bench", parents=[common], help="speed benchmark, side by side with tfp.mcmc")

@@ -93,3 +93,53 @@ def paper_optimizer(group):
     return ReferenceRMSprop(
         learning_rate=paper_schedule(PAPER_LEARNING_RATES[group]), name=f"{group}_optimizer"
     )
+
+
+GROUPS = tuple(PAPER_LEARNING_RATES)
+
+
+def _for_group(optimizer, group, copy):
+    """One group's optimizer from a name, an instance (copied if `copy`) or None (the paper's)."""
+    if optimizer is None:
+        return paper_optimizer(group)
+    if isinstance(optimizer, str):
+        try:
+            return keras.optimizers.get(optimizer)
+        except ValueError as error:
+            raise ValueError(
+                f"Unknown optimizer {optimizer!r} for {group}: {error}"
+            ) from error
+    if isinstance(optimizer, keras.optimizers.Optimizer):
+        # Each group keeps its own slots and step count: one instance cannot serve two.
+        return type(optimizer).from_config(optimizer.get_config()) if copy else optimizer
+    raise ValueError(
+        f"The {group} optimizer must be a Keras optimizer, its name or None (the paper's); "
+        f"received {optimizer!r}."
+    )
+
+
+def group_optimizers(optimizer=None):
+    """One fresh optimizer per parameter group: {"decoder", "encoder_mean", "encoder_std"}.
+
+    Args:
+        optimizer: None (the paper's `ReferenceRMSprop` and schedules), one optimizer
+            for every group (a name such as `"adam"`, or an instance, copied per group
+            from its config), or a dict keyed by group name (names or instances, used
+            as given) whose missing groups get the paper's.
+
+    Example:
+
+    >>> from keras_vcd import optimizers
+    >>> groups = optimizers.group_optimizers({"decoder": "adam"})
+    >>> type(groups["decoder"]).__name__, type(groups["encoder_std"]).__name__
+    ('Adam', 'ReferenceRMSprop')
+    """
+    if isinstance(optimizer, dict):
+        unknown = sorted(set(optimizer) - set(GROUPS))
+        if unknown:
+            raise ValueError(
+                f"Unknown parameter groups {unknown} in the optimizer dict; expected keys "
+                f"among {list(GROUPS)}."
+            )
+        return {group: _for_group(optimizer.get(group), group, copy=False) for group in GROUPS}
+    return {group: _for_group(optimizer, group, copy=True) for group in GROUPS}

@@ -33,7 +33,6 @@ import warnings
 import numpy as np
 import keras
 
-from keras_vcd import validation
 from keras_vcd.extras import require
 
 # File names `write_all` uses inside its output directory.
@@ -137,7 +136,7 @@ def plot_reconstructions(model, x, path, num_examples=10, seed=0, image_shape=No
     _check_positive_int(num_examples, "num_examples")
     shape = _image_shape(model, image_shape)
     x = np.asarray(x)
-    x = validation.check_array(x[:num_examples] if x.ndim >= 1 else x, model.input_dim)
+    x = model.decoder.check_data(x[:num_examples] if x.ndim >= 1 else x)
     n = len(x)
     rows = [
         ("data", x),

@@ -1,47 +1,92 @@
 """Checks on user data, with errors that name the bad value and what was expected.
 
-Values must lie in [0, 1]. Binary data is the model's meaning; fractional values are
-accepted for training and read as Bernoulli cross-entropy targets (a common
-relaxation, e.g. grey-scale pixels), but then log p(x) is not a probability, so the
-log-likelihood estimators reject them (see `require_binary`).
+What values are allowed belongs to the likelihood: every `Decoder` names its support
+and checks it through `check_array` (shape, emptiness, finiteness) and
+`check_support` here, so the same data are checked the same way on every path
+(`fit`, `evaluate`, the estimators). `check_dataset` does the same for `tf.data`.
 """
 
 import numpy as np
 import tensorflow as tf
 
 
-def check_array(x, expected_dim, name="x"):
-    """Validates a `(N, D)` array of values in [0, 1] and returns it as float32.
+def _event_shape(expected):
+    return (expected,) if isinstance(expected, (int, np.integer)) else tuple(expected)
+
+
+def _describe_shape(event_shape):
+    return ", ".join(["num_examples", *map(str, event_shape)])
+
+
+def check_array(x, event_shape, name="x"):
+    """Validates an `(N, *event_shape)` array of finite values; returns it as float32.
+
+    Args:
+        x: array-like.
+        event_shape: the shape of one example, or an int D for `(N, D)`.
+        name: how errors refer to `x`.
 
     Raises:
-        ValueError: not 2-D, empty, `D != expected_dim`, non-finite or outside [0, 1].
+        ValueError: wrong rank or shape, empty, or holding a NaN or Inf.
+
+    Example:
+
+    >>> from keras_vcd import validation
+    >>> validation.check_array([[0.0, 1.0]], 2).dtype.name
+    'float32'
     """
+    event_shape = _event_shape(event_shape)
     x = np.asarray(x)
-    if x.ndim != 2:
+    if x.ndim != 1 + len(event_shape):
         raise ValueError(
-            f"{name} must have shape (num_examples, {expected_dim}); received shape {x.shape}."
+            f"{name} must have shape ({_describe_shape(event_shape)}); received shape "
+            f"{x.shape}."
         )
     if x.shape[0] == 0:
         raise ValueError(f"{name} is empty (shape {x.shape}); expected at least one example.")
-    if x.shape[1] != expected_dim:
-        raise ValueError(
-            f"{name} has {x.shape[1]} features per example but the model expects "
-            f"{expected_dim} (received shape {x.shape})."
-        )
+    if x.shape[1:] != event_shape:
+        what = (f"{x.shape[1]} features per example but the model expects {event_shape[0]}"
+                if len(event_shape) == 1 else
+                f"examples of shape {x.shape[1:]} but the model expects {event_shape}")
+        raise ValueError(f"{name} has {what} (received shape {x.shape}).")
     x = x.astype("float32", copy=False)
     if not np.isfinite(x).all():
         bad = np.argwhere(~np.isfinite(x))[0]
         raise ValueError(
             f"{name} holds a non-finite value {x[tuple(bad)]} at {tuple(bad.tolist())}; "
-            "expected values in [0, 1]."
-        )
-    low, high = float(x.min()), float(x.max())
-    if low < 0.0 or high > 1.0:
-        raise ValueError(
-            f"{name} holds values in [{low}, {high}]; expected values in [0, 1] "
-            "(scale images by 1/255 and binarise them, e.g. x = (x > 0.5))."
+            "expected finite values."
         )
     return x
+
+
+def check_support(x, in_support, support, hint="", name="x"):
+    """Raises a `ValueError` naming the first value of `x` outside a likelihood's support.
+
+    Args:
+        x: a checked array (see `check_array`).
+        in_support: boolean array of `x`'s shape, True where a value is allowed.
+        support: the allowed values in words, e.g. "values in [0, 1]".
+        hint: how to fix the data, appended to the message.
+        name: how the message refers to `x`.
+    """
+    in_support = np.asarray(in_support)
+    if in_support.all():
+        return
+    bad = np.argwhere(~in_support)[0]
+    low, high = float(x.min()), float(x.max())
+    raise ValueError(
+        f"{name} holds {x[tuple(bad)]} at {tuple(bad.tolist())} (values in "
+        f"[{low}, {high}]); expected {support}. {hint}".rstrip()
+    )
+
+
+def require_binary(x, name="x"):
+    """Raises a `ValueError` unless every value of `x` is exactly 0 or 1 (Bernoulli's log p)."""
+    x = np.asarray(x)
+    check_support(
+        x, (x == 0) | (x == 1), "binary values (exactly 0 or 1) for a log-likelihood",
+        "Binarise first, e.g. x = (x > 0.5).astype('float32').", name,
+    )
 
 
 def check_indices(index, num_examples, batch_size, name="index"):
@@ -62,49 +107,48 @@ def check_indices(index, num_examples, batch_size, name="index"):
     return index.astype("int64")
 
 
-def require_binary(x, name="x"):
-    """Raises a `ValueError` unless every value of `x` is exactly 0 or 1."""
-    x = np.asarray(x)
-    fractional = (x != 0) & (x != 1)
-    if fractional.any():
-        bad = np.argwhere(fractional)[0]
-        raise ValueError(
-            f"{name} must be binary for a log-likelihood; found {x[tuple(bad)]} at "
-            f"{tuple(bad.tolist())}. Binarise first, e.g. x = (x > 0.5).astype('float32')."
-        )
-
-
-def check_dataset(dataset, expected_dim, name="dataset"):
+def check_dataset(dataset, event_shape, in_support_fn, support, name="dataset"):
     """Checks a `tf.data.Dataset` statically and adds run-time value checks.
 
-    The feature dimension and an empty dataset are caught now (`ValueError`); values
-    outside [0, 1] or non-finite are caught per batch while iterating
+    The example shape and an empty dataset are caught now (`ValueError`); non-finite
+    values and values outside the support are caught per batch while iterating
     (`tf.errors.InvalidArgumentError`, since they are only seen then).
+
+    Args:
+        dataset: batches of `x`, `(x,)` or `{"x": x, ...}`.
+        event_shape: the shape of one example.
+        in_support_fn: maps a batch tensor to a boolean tensor of its shape.
+        support: the allowed values in words, for the message.
+        name: how messages refer to the dataset.
     """
+    event_shape = _event_shape(event_shape)
     spec = dataset.element_spec
     x_spec = spec["x"] if isinstance(spec, dict) else spec
     if isinstance(x_spec, tuple):
         x_spec = x_spec[0]
-    if x_spec.shape.rank is not None and x_spec.shape[-1] not in (None, expected_dim):
-        raise ValueError(
-            f"{name} yields {x_spec.shape[-1]} features per example but the model expects "
-            f"{expected_dim} (element spec {spec})."
-        )
+    if x_spec.shape.rank is not None:
+        received = tuple(x_spec.shape[1:])
+        if len(received) != len(event_shape) or any(
+                r is not None and r != e for r, e in zip(received, event_shape)):
+            what = (f"{received[-1]} features per example but the model expects "
+                    f"{event_shape[0]}" if len(received) == len(event_shape) == 1 else
+                    f"examples of shape {received} but the model expects {event_shape}")
+            raise ValueError(f"{name} yields {what} (element spec {spec}).")
     if dataset.cardinality() == 0:
         raise ValueError(f"{name} is empty; expected at least one batch.")
 
     def assert_values(element):
         x = element["x"] if isinstance(element, dict) else element
         x = x[0] if isinstance(x, tuple) else x
-        checks = [
-            tf.debugging.assert_greater_equal(
-                x, tf.cast(0, x.dtype), message=f"{name}: values below 0; expected [0, 1]"
-            ),
-            tf.debugging.assert_less_equal(
-                x, tf.cast(1, x.dtype), message=f"{name}: values above 1; expected [0, 1]"
-            ),
-        ]
-        with tf.control_dependencies(checks):
+        finite = tf.debugging.assert_all_finite(
+            tf.cast(x, tf.float32), message=f"{name}: a non-finite value (NaN or Inf)"
+        )
+        with tf.control_dependencies([finite]):
+            allowed = tf.debugging.Assert(
+                tf.reduce_all(in_support_fn(x)),
+                [f"{name}: a value outside the support; expected {support}"],
+            )
+        with tf.control_dependencies([allowed]):
             return tf.nest.map_structure(tf.identity, element)
 
     return dataset.map(assert_values)

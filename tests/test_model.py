@@ -138,8 +138,13 @@ def test_bad_dataset_is_caught():
     with pytest.raises(ValueError, match="empty"):
         model.fit(empty, epochs=1, verbose=0)
     out_of_range = tf.data.Dataset.from_tensor_slices(np.full((8, 20), 3.0, "float32")).batch(4)
-    with pytest.raises(tf.errors.InvalidArgumentError, match="above 1"):
+    with pytest.raises(tf.errors.InvalidArgumentError,
+                       match=r"outside the support; expected values in \[0, 1\]"):
         model.fit(out_of_range, epochs=1, verbose=0)
+    # NaN is named as what it is, not as a value out of range.
+    with_nan = tf.data.Dataset.from_tensor_slices(np.full((8, 20), np.nan, "float32")).batch(4)
+    with pytest.raises(tf.errors.InvalidArgumentError, match="non-finite"):
+        model.fit(with_nan, epochs=1, verbose=0)
 
 
 def test_fit_on_tf_data(data):

@@ -28,3 +28,17 @@ def test_model_exposes_its_layers():
     assert isinstance(model.encoder, kv.GaussianEncoder)
     assert isinstance(model.decoder, kv.BernoulliDecoder)
     assert isinstance(model.refiner, kv.HMCRefine)
+
+
+def test_open_model_names_exist():
+    for name in ("GaussianDecoder", "PoissonDecoder", "BernoulliDecoder"):
+        assert issubclass(getattr(kv, name), kv.layers.Decoder)
+    decoder = kv.BernoulliDecoder(output_shape=(28, 28, 1), hidden_units=(8,))
+    assert decoder.event_shape == (28, 28, 1)
+    for method in ("log_likelihood", "mean", "sample", "check_data"):
+        assert callable(getattr(decoder, method))
+    assert callable(kv.datasets.mnist.load_data)
+    model = kv.VCDModel(kv.GaussianEncoder(latent_dim=2, hidden_units=(8,)), decoder)
+    model.compile(optimizer="adam")
+    model.build()
+    assert model.event_shape == (28, 28, 1)

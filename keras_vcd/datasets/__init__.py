@@ -2,6 +2,8 @@
 
 - `binarized_mnist.load_data()`: statically binarised MNIST (50k/10k/10k).
 - `fashion_mnist.load_data()`: Fashion-MNIST binarised at 0.5 (60k/10k).
+- `mnist.load_data(kind="grayscale" | "counts")`: MNIST as grey levels in [0, 1] or
+  pixel counts 0..255, with the binarised set's split and source.
 - `with_indices(x)`: attaches training-set indices, for "local" control variates.
 - `image_folder_dataset(directory)`: a folder of images as flat vectors in [0, 1].
 
@@ -11,7 +13,7 @@ arrays are cached under `$KERAS_HOME/datasets/keras_vcd` (default
 searched first.
 """
 
-from keras_vcd.datasets import binarized_mnist, fashion_mnist
+from keras_vcd.datasets import binarized_mnist, fashion_mnist, mnist
 from keras_vcd.datasets._pipeline import image_folder_dataset, with_indices
 from keras_vcd.datasets._sources import ChecksumError, DataUnavailableError
 
@@ -21,8 +23,12 @@ __all__ = [
     "binarized_mnist",
     "fashion_mnist",
     "image_folder_dataset",
+    "mnist",
     "with_indices",
 ]
+
+#: The names `load` accepts.
+NAMES = ("binarized_mnist", "fashion_mnist", "mnist_grayscale", "mnist_counts")
 
 
 def load(name, **kwargs):
@@ -43,17 +49,18 @@ def load(name, **kwargs):
     >>> datasets.load("cifar10")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown data set 'cifar10'; expected 'binarized_mnist' or 'fashion_mnist'.
+    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', 'fashion_mnist', 'mnist_grayscale', 'mnist_counts').
     """
     if name == "binarized_mnist":
         (train, valid, test), info = binarized_mnist.load_data(return_info=True, **kwargs)
     elif name == "fashion_mnist":
         (train, test), info = fashion_mnist.load_data(return_info=True, **kwargs)
         valid = None
+    elif name in ("mnist_grayscale", "mnist_counts"):
+        kind = name.split("_", 1)[1]
+        (train, valid, test), info = mnist.load_data(kind=kind, return_info=True, **kwargs)
     else:
-        raise ValueError(
-            f"Unknown data set {name!r}; expected 'binarized_mnist' or 'fashion_mnist'."
-        )
+        raise ValueError(f"Unknown data set {name!r}; expected one of {NAMES}.")
     return {"train": train, "valid": valid, "test": test}, info
 
 

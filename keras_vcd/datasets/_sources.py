@@ -250,11 +250,11 @@ def load_cache(path, names, source, expected_sha256=None):
     return arrays, info
 
 
-def finish(arrays, shapes, info, path, expected_sha256=None):
-    """Checks freshly made 0/1 arrays, records their sha256 and caches them.
+def finish(arrays, shapes, info, path, expected_sha256=None, max_value=1):
+    """Checks freshly made uint8 arrays, records their sha256 and caches them.
 
     Args:
-        arrays: dict of uint8 arrays of 0s and 1s.
+        arrays: dict of uint8 arrays of values 0..`max_value` (0s and 1s by default).
         shapes: dict of the shape each array must have; its order is the order
             in which the sha256 is taken.
         info: "dataset", "source" and "origin" of the arrays.
@@ -266,11 +266,11 @@ def finish(arrays, shapes, info, path, expected_sha256=None):
         cache could not be written).
     """
     for name, shape in shapes.items():
-        if arrays[name].shape != shape or arrays[name].max() > 1:
+        if arrays[name].shape != shape or arrays[name].max() > max_value:
             raise ValueError(
                 f"{info['dataset']} {name} from {info['origin']} has shape "
                 f"{arrays[name].shape} and maximum {arrays[name].max()}; expected shape "
-                f"{shape} and values in {{0, 1}}."
+                f"{shape} and values in 0..{max_value}."
             )
     info = dict(info, sha256=arrays_sha256(arrays[name] for name in shapes))
     if expected_sha256 is not None:

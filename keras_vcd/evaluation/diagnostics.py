@@ -16,7 +16,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from keras_vcd import mcmc, validation
+from keras_vcd import mcmc
 from keras_vcd.models import objectives
 
 CHOICES = ("none", "global", "local")
@@ -109,7 +109,7 @@ def encoder_gradient_variance(model, x, batch_size=100, num_batches=200, num_dra
     >>> sorted(result["total_variance"])
     ['global', 'local', 'none']
     """
-    x = validation.check_array(x, model.input_dim)
+    x = model.decoder.check_data(x)
     if model.objective == "elbo":
         raise ValueError("encoder_gradient_variance needs a model whose forward pass runs "
                          "HMC (objective 'vcd' or 'hoffman'); received objective='elbo'.")

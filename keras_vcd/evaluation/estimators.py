@@ -19,7 +19,7 @@ import numpy as np
 import tensorflow as tf
 import tqdm
 
-from keras_vcd import mcmc, validation
+from keras_vcd import mcmc
 from keras_vcd.densities import gaussian_log_prob
 
 METHODS = ("iwae", "hmc_is")
@@ -124,14 +124,35 @@ def _compile_proposal(model, method, num_burnin_steps, num_kept_steps, scale_fac
     return encoder_proposal if method == "iwae" else hmc_proposal
 
 
+def as_array(x, event_rank):
+    """`x` as a numpy array; a `tf.data.Dataset` is read to the end and joined.
+
+    A dataset's elements are batches, or single examples (rank `event_rank`).
+    """
+    if not isinstance(x, tf.data.Dataset):
+        return np.asarray(x)
+    parts = []
+    for element in x.as_numpy_iterator():
+        element = element["x"] if isinstance(element, dict) else element
+        parts.append(element[0] if isinstance(element, tuple) else element)
+    if not parts:
+        raise ValueError("The dataset is empty; expected at least one example.")
+    return np.stack(parts) if np.ndim(parts[0]) == event_rank else np.concatenate(parts)
+
+
 def log_likelihood(model, x, method="iwae", num_samples=1000, batch_size=500, seed=0,
                    verbose=1, num_burnin_steps=300, num_kept_steps=300, scale_factor=1.2,
                    min_std=1e-4):
     """Estimates log p(x) per example by importance sampling.
 
+    For continuous data (e.g. `GaussianDecoder`) the result is a log density, which
+    can be positive; for discrete data it is a log probability.
+
     Args:
-        model: a built `VCDModel`.
-        x: `(N, D)` binary array.
+        model: a built `VCDModel`, with any decoder.
+        x: `(N, *event_shape)` data in the decoder's support (binary for Bernoulli),
+            as an array or a `tf.data.Dataset` of batches (or single examples) of
+            `x`, `(x, ...)` or `{"x": ...}`.
         method: `"iwae"` (proposal q(z | x)) or `"hmc_is"` (the paper's estimator).
         num_samples: importance samples S per example (>= 1).
         batch_size: examples processed together.
@@ -158,8 +179,7 @@ def log_likelihood(model, x, method="iwae", num_samples=1000, batch_size=500, se
         raise ValueError(f"num_samples must be an int >= 1, received {num_samples!r}.")
     if not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
         raise ValueError(f"batch_size must be an int >= 1, received {batch_size!r}.")
-    x = validation.check_array(x, model.input_dim)
-    validation.require_binary(x)
+    x = model.decoder.check_data(as_array(x, len(model.event_shape)), exact=True)
     if not model.built:
         model.build()
     num_examples = len(x)

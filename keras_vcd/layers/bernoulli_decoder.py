@@ -1,10 +1,11 @@
-"""The likelihood p(x | z) = Bernoulli(logits = MLP(z))."""
+"""The likelihood p(x | z) = Bernoulli(logits = network(z)), for binary data."""
 
 import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_vcd.layers.mlp import check_hidden_units, make_mlp
+from keras_vcd import mcmc, validation
+from keras_vcd.layers.decoder import Decoder
 
 
 @tf.custom_gradient
@@ -41,23 +42,33 @@ def bernoulli_log_likelihood(x, logits):
     Returns:
         `(...)` log-likelihoods, summed over the last axis.
     """
-    return ops.sum(x * logits - softplus(logits), axis=-1)
+    return ops.sum(bernoulli_log_prob(x, logits), axis=-1)
+
+
+def bernoulli_log_prob(x, logits):
+    """The summands of `bernoulli_log_likelihood`, element by element."""
+    return x * logits - softplus(logits)
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
-class BernoulliDecoder(keras.layers.Layer):
-    """Maps latent codes to the logits of independent Bernoulli pixels.
+class BernoulliDecoder(Decoder):
+    """Independent Bernoulli pixels whose logits the network outputs.
+
+    Binary data is the model's meaning. Values in [0, 1] are accepted for training
+    and read as cross-entropy targets (a common relaxation, e.g. grey-scale pixels),
+    but then log p(x) is not a probability, so the log-likelihood estimators demand
+    exactly 0 or 1 (`check_data(x, exact=True)`).
 
     Args:
-        output_dim: number of observed binary features D (784 for MNIST).
-        hidden_units: sizes of the hidden layers of the MLP.
-        activation: activation of the hidden layers.
+        output_dim: number of binary features D (784 for MNIST), or
+        output_shape: the shape of one example, e.g. `(28, 28, 1)`.
+        hidden_units, activation, network: the network, see `Decoder`.
 
     Call arguments:
         z: `(batch, latent_dim)` latent codes.
 
     Returns:
-        `(batch, output_dim)` logits.
+        `(batch, *event_shape)` logits.
 
     Example:
 
@@ -68,37 +79,33 @@ class BernoulliDecoder(keras.layers.Layer):
     ((2, 784), (2,))
     """
 
-    def __init__(self, output_dim=784, hidden_units=(200, 200), activation="relu", **kwargs):
-        super().__init__(**kwargs)
-        if not isinstance(output_dim, int) or output_dim < 1:
-            raise ValueError(f"output_dim must be a positive int, received {output_dim!r}.")
-        self.output_dim = output_dim
-        self.hidden_units = check_hidden_units(hidden_units)
-        self.activation = activation
-        self.network = make_mlp(self.hidden_units, output_dim, activation, name="network")
+    support = "values in [0, 1]"
+    support_hint = "(scale images by 1/255 and binarise them, e.g. x = (x > 0.5))"
 
-    def build(self, input_shape):
-        self.network.build(input_shape)
+    def __init__(self, output_dim=None, hidden_units=None, activation="relu",
+                 output_shape=None, network=None, **kwargs):
+        if output_dim is None and output_shape is None:
+            output_dim = 784  # MNIST, the paper's data
+        super().__init__(output_shape=output_shape, output_dim=output_dim,
+                         hidden_units=hidden_units, activation=activation,
+                         network=network, **kwargs)
 
-    def call(self, z):
-        return self.network(z)
+    def log_prob(self, x, outputs):
+        return bernoulli_log_prob(x, outputs)
 
-    def compute_output_spec(self, z):
-        return keras.KerasTensor((z.shape[0], self.output_dim), dtype=self.compute_dtype)
+    def mean_from(self, outputs):
+        return ops.sigmoid(outputs)
 
-    def log_likelihood(self, x, z):
-        """log p(x | z) by `bernoulli_log_likelihood`, of shape `z.shape[:-1]`.
+    def sample_from(self, outputs, seed):
+        uniform = mcmc.uniform(ops.shape(outputs), seed, outputs.dtype)
+        return ops.cast(uniform < ops.sigmoid(outputs), outputs.dtype)
 
-        `z` may carry leading sample axes, `(samples, batch, latent)`, against which a
-        `(batch, D)` `x` broadcasts: no copy of `x` per sample is ever made, which is what
-        keeps importance sampling with thousands of samples per example fast.
-        """
-        if len(z.shape) == 2:
-            return bernoulli_log_likelihood(x, self(z))
-        leading = ops.shape(z)[:-1]
-        logits = self(ops.reshape(z, (-1, z.shape[-1])))
-        return bernoulli_log_likelihood(x, ops.reshape(logits, (*leading, self.output_dim)))
+    def in_support(self, x):
+        return (x >= 0) & (x <= 1)
 
-    def get_config(self):
-        return {**super().get_config(), "output_dim": self.output_dim,
-                "hidden_units": list(self.hidden_units), "activation": self.activation}
+    def check_data(self, x, name="x", exact=False):
+        """`Decoder.check_data`; with `exact=True` every value must be exactly 0 or 1."""
+        x = super().check_data(x, name=name, exact=exact)
+        if exact:
+            validation.require_binary(x, name)
+        return x

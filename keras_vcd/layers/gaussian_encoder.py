@@ -1,26 +1,39 @@
 """The variational family q(z | x) = N(mean(x), diag std(x)^2)."""
 
-import keras
+import math
 
-from keras_vcd.layers.mlp import check_hidden_units, make_mlp
+import keras
+from keras import ops
+
+from keras_vcd.layers.mlp import check_hidden_units, check_positive_int, make_mlp
+
+DEFAULT_HIDDEN_UNITS = (200, 200)
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
 class GaussianEncoder(keras.layers.Layer):
     """Maps data to the mean and standard deviation of a diagonal Gaussian.
 
-    Two separate MLPs, as in the VCD paper: `mean_network` with a linear output and
-    `std_network` with a softplus output plus `min_std`, so that `1 / std` never
-    overflows. They are separate sublayers so that each can have its own optimizer.
+    Two separate networks, as in the VCD paper: `mean_network` with a linear output
+    and `std_network` whose output goes through softplus plus `min_std`, so that
+    `1 / std` never overflows. They are separate sublayers so that each has its own
+    optimizer. By default both are MLPs (`hidden_units`; data of any shape is
+    flattened first); `mean_network=` and `std_network=` take any Keras layers
+    instead (e.g. convolutional nets for images), each mapping `(batch, *shape)`
+    data to `(batch, latent_dim)`.
 
     Args:
         latent_dim: dimension of z (positive int).
-        hidden_units: sizes of the hidden layers of each MLP.
-        activation: activation of the hidden layers.
+        hidden_units: hidden layer sizes of each default MLP; an int is one layer.
+            `(200, 200)` when no networks are given.
+        activation: activation of the MLPs' hidden layers.
         min_std: added to the softplus output; a floor for the standard deviation.
+        mean_network, std_network: your own networks (give both, or neither).
+        input_scale: the data are multiplied by it before the networks see them
+            (e.g. 1/255 for raw pixel counts).
 
     Call arguments:
-        inputs: `(batch, input_dim)` tensor.
+        inputs: `(batch, *shape)` tensor.
 
     Returns:
         `(mean, std)`, each of shape `(batch, latent_dim)`.
@@ -34,29 +47,62 @@ class GaussianEncoder(keras.layers.Layer):
     ((3, 10), True)
     """
 
-    def __init__(self, latent_dim=10, hidden_units=(200, 200), activation="relu",
-                 min_std=1e-4, **kwargs):
+    def __init__(self, latent_dim=10, hidden_units=None, activation="relu", min_std=1e-4,
+                 mean_network=None, std_network=None, input_scale=1.0, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(latent_dim, int) or latent_dim < 1:
-            raise ValueError(f"latent_dim must be a positive int, received {latent_dim!r}.")
+        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
         if not min_std > 0:
             raise ValueError(f"min_std must be > 0, received {min_std!r}.")
-        self.latent_dim = latent_dim
-        self.hidden_units = check_hidden_units(hidden_units)
+        if (mean_network is None) != (std_network is None):
+            raise ValueError(
+                "Give both mean_network and std_network (your own networks), or neither "
+                f"(the default MLPs); received mean_network={mean_network!r}, "
+                f"std_network={std_network!r}."
+            )
+        custom = mean_network is not None
+        if custom and hidden_units is not None:
+            raise ValueError(
+                f"Give hidden_units (the default MLPs) or mean_network/std_network, not "
+                f"both; received hidden_units={hidden_units!r}."
+            )
+        for name, network in (("mean_network", mean_network), ("std_network", std_network)):
+            if custom and not isinstance(network, keras.layers.Layer):
+                raise ValueError(f"{name} must be a Keras layer, received {network!r}.")
+        if not input_scale > 0:
+            raise ValueError(f"input_scale must be > 0, received {input_scale!r}.")
+        self.hidden_units = None if custom else check_hidden_units(
+            DEFAULT_HIDDEN_UNITS if hidden_units is None else hidden_units
+        )
         self.activation = activation
         self.min_std = float(min_std)
-        self.mean_network = make_mlp(self.hidden_units, latent_dim, activation, name="mean_network")
-        self.std_network = make_mlp(
-            self.hidden_units, latent_dim, activation, output_activation="softplus",
-            name="std_network",
-        )
+        self.input_scale = float(input_scale)
+        if custom:
+            self.mean_network, self.std_network = mean_network, std_network
+        else:
+            self.mean_network = make_mlp(self.hidden_units, self.latent_dim, activation,
+                                         name="mean_network")
+            self.std_network = make_mlp(self.hidden_units, self.latent_dim, activation,
+                                        name="std_network")
 
     def build(self, input_shape):
-        self.mean_network.build(input_shape)
-        self.std_network.build(input_shape)
+        if self.hidden_units is not None:  # the MLPs see flattened examples
+            input_shape = (input_shape[0], math.prod(input_shape[1:]))
+        for network in (self.mean_network, self.std_network):
+            if not network.built:
+                network.build(input_shape)
 
     def call(self, inputs):
-        return self.mean_network(inputs), self.std_network(inputs) + self.min_std
+        x = inputs if self.input_scale == 1.0 else inputs * self.input_scale
+        if self.hidden_units is not None and len(x.shape) > 2:
+            x = ops.reshape(x, (-1, math.prod(x.shape[1:])))
+        mean, raw_std = self.mean_network(x), self.std_network(x)
+        for name, value in (("mean_network", mean), ("std_network", raw_std)):
+            if tuple(value.shape[1:]) != (self.latent_dim,):
+                raise ValueError(
+                    f"{name} returned shape {tuple(value.shape)}; expected (batch, "
+                    f"{self.latent_dim}), one value per latent dimension."
+                )
+        return mean, ops.softplus(raw_std) + self.min_std
 
     def compute_output_spec(self, inputs):
         shape = (inputs.shape[0], self.latent_dim)
@@ -64,7 +110,24 @@ class GaussianEncoder(keras.layers.Layer):
         return spec, spec
 
     def get_config(self):
-        return {**super().get_config(), "latent_dim": self.latent_dim,
-                "hidden_units": list(self.hidden_units), "activation": self.activation,
-                "min_std": self.min_std}
+        custom = self.hidden_units is None
+        return {
+            **super().get_config(),
+            "latent_dim": self.latent_dim,
+            "hidden_units": None if custom else list(self.hidden_units),
+            "activation": self.activation,
+            "min_std": self.min_std,
+            "mean_network": keras.saving.serialize_keras_object(self.mean_network)
+            if custom else None,
+            "std_network": keras.saving.serialize_keras_object(self.std_network)
+            if custom else None,
+            "input_scale": self.input_scale,
+        }
 
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        for key in ("mean_network", "std_network"):
+            if config.get(key) is not None:
+                config[key] = keras.saving.deserialize_keras_object(config[key])
+        return cls(**config)

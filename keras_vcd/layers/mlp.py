@@ -1,16 +1,31 @@
-"""A plain multilayer perceptron, the body of the encoder's and decoder's networks."""
+"""A plain multilayer perceptron, the default body of the encoder's and decoder's networks."""
 
 import keras
+import numpy as np
+
+
+def check_positive_int(value, name):
+    """Returns `value` as an int if it is a positive int (numpy ints too), else raises."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be a positive int, received {value!r}.")
+    return int(value)
 
 
 def check_hidden_units(hidden_units):
-    """Returns `hidden_units` as a tuple of positive ints, or raises a `ValueError`."""
-    units = tuple(hidden_units)
-    if not all(isinstance(u, int) and u > 0 for u in units):
+    """Returns `hidden_units` as a tuple of positive ints (an int is one layer), or raises."""
+    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
+        hidden_units = (hidden_units,)
+    try:
+        units = tuple(hidden_units)
+    except TypeError:
+        units = None
+    if units is None or not all(
+            isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0 for u in units):
         raise ValueError(
-            f"hidden_units must be a sequence of positive ints, received {hidden_units!r}."
+            f"hidden_units must be a positive int or a sequence of them (() for a linear "
+            f"network), received {hidden_units!r}."
         )
-    return units
+    return tuple(int(u) for u in units)
 
 
 def make_mlp(hidden_units, output_units, activation, output_activation=None, name=None):

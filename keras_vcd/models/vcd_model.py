@@ -7,7 +7,7 @@ import keras
 import tensorflow as tf
 
 from keras_vcd import mcmc, optimizers, validation
-from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
+from keras_vcd.layers import Decoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import objectives
 from keras_vcd.models.control_variates import make_control_variate
 from keras_vcd.distribute import keras_workarounds
@@ -38,7 +38,8 @@ class VCDModel(keras.Model):
 
     Args:
         encoder: a `GaussianEncoder`.
-        decoder: a `BernoulliDecoder`.
+        decoder: any `keras_vcd.layers.Decoder` (Bernoulli, Gaussian, Poisson or your
+            own subclass); the data are `(N, *decoder.event_shape)`.
         refiner: an `HMCRefine`; the paper's `HMCRefine()` if None.
         objective: `"vcd"` (default), `"elbo"` (a plain VAE, no HMC) or `"hoffman"`.
         control_variate: `"global"`, `"local"` (one value per training example; fit
@@ -72,9 +73,17 @@ class VCDModel(keras.Model):
                 f"Unknown objective {objective!r}; expected one of {list(objectives.OBJECTIVES)}."
             )
         if not isinstance(encoder, GaussianEncoder):
-            raise ValueError(f"encoder must be a GaussianEncoder, received {encoder!r}.")
-        if not isinstance(decoder, BernoulliDecoder):
-            raise ValueError(f"decoder must be a BernoulliDecoder, received {decoder!r}.")
+            raise ValueError(
+                f"encoder must be a keras_vcd.GaussianEncoder, received {encoder!r}. To use "
+                "your own network, wrap it: GaussianEncoder(latent_dim=..., "
+                "mean_network=my_net, std_network=my_other_net)."
+            )
+        if not isinstance(decoder, Decoder):
+            raise ValueError(
+                f"decoder must be a keras_vcd.layers.Decoder, received {decoder!r}. Wrap "
+                "your network in one (e.g. BernoulliDecoder(output_shape=..., "
+                "network=my_net)) or subclass Decoder for another likelihood."
+            )
         self.encoder = encoder
         self.decoder = decoder
         self.refiner = refiner if refiner is not None else HMCRefine()
@@ -91,6 +100,7 @@ class VCDModel(keras.Model):
         self._trackers = [keras.metrics.Mean(name="loss"), keras.metrics.Mean(name="elbo")]
         if objective != "elbo":
             self._trackers += [keras.metrics.Mean(name=n) for n in _HMC_METRICS]
+        self.event_shape = decoder.event_shape
         self.input_dim = decoder.output_dim
         self.latent_dim = encoder.latent_dim
         # Counts random draws; saved with the weights, so a resumed run continues the
@@ -104,7 +114,7 @@ class VCDModel(keras.Model):
 
     def build(self, input_shape=None):
         sublayers = [
-            (self.encoder, (None, self.input_dim)),
+            (self.encoder, (None, *self.event_shape)),
             (self.decoder, (None, self.latent_dim)),
             (self.refiner, (None, self.latent_dim)),
             (self.control_variate, None),
@@ -116,7 +126,7 @@ class VCDModel(keras.Model):
         self._build_optimizers()
 
     def get_build_config(self):
-        return {"input_shape": [None, self.input_dim]}
+        return {"input_shape": [None, *self.event_shape]}
 
     def build_from_config(self, config):
         self.build()
@@ -139,19 +149,23 @@ class VCDModel(keras.Model):
 
     # ------------------------------------------------------------------ compile
 
-    def compile(self, decoder_optimizer=None, encoder_mean_optimizer=None,
+    def compile(self, optimizer=None, decoder_optimizer=None, encoder_mean_optimizer=None,
                 encoder_std_optimizer=None, steps_per_execution=DEFAULT_STEPS_PER_EXECUTION,
                 jit_compile=True, run_eagerly=False):
         """Configures training. The defaults are the paper's optimisation.
 
-        Each parameter group has its own optimizer; the defaults are
-        `ReferenceRMSprop` with learning rates 5e-4 (decoder), 5e-4 (encoder mean
-        network) and 2.5e-4 (encoder std network), each multiplied by 0.9 every
-        15,000 steps. `model.optimizer` is the decoder's optimizer.
+        Each parameter group ("decoder", "encoder_mean", "encoder_std") has its own
+        optimizer; the defaults are `ReferenceRMSprop` with learning rates 5e-4
+        (decoder), 5e-4 (encoder mean network) and 2.5e-4 (encoder std network), each
+        multiplied by 0.9 every 15,000 steps. `model.optimizer` is the decoder's. On
+        small data sets Adam is often faster: `compile(optimizer="adam")`.
 
         Args:
-            decoder_optimizer, encoder_mean_optimizer, encoder_std_optimizer: Keras
-                optimizers, or None for the paper's.
+            optimizer: one optimizer for every group (a name such as `"adam"`, or an
+                instance, copied per group), or a dict keyed by group name; groups
+                left out get the paper's.
+            decoder_optimizer, encoder_mean_optimizer, encoder_std_optimizer: the
+                same per group, as keywords (what a saved model's config holds).
             steps_per_execution: training steps per call of the compiled function.
             jit_compile: compile the training step with XLA.
             run_eagerly: run `train_step` eagerly (debugging only; slow).
@@ -163,13 +177,21 @@ class VCDModel(keras.Model):
         cross-device reductions on CPUs. The values asked for are what
         `get_compile_config` saves, so a model loaded on one device gets them back.
         """
-        self.decoder_optimizer = decoder_optimizer or optimizers.paper_optimizer("decoder")
-        self.encoder_mean_optimizer = encoder_mean_optimizer or optimizers.paper_optimizer(
-            "encoder_mean"
-        )
-        self.encoder_std_optimizer = encoder_std_optimizer or optimizers.paper_optimizer(
-            "encoder_std"
-        )
+        per_group = {"decoder": decoder_optimizer, "encoder_mean": encoder_mean_optimizer,
+                     "encoder_std": encoder_std_optimizer}
+        if optimizer is not None and any(v is not None for v in per_group.values()):
+            raise ValueError(
+                "Give optimizer (one for all groups, or a dict keyed by group) or the "
+                "per-group decoder_optimizer/encoder_mean_optimizer/encoder_std_optimizer, "
+                "not both."
+            )
+        if optimizer is None:
+            optimizer = {group: value for group, value in per_group.items()
+                         if value is not None}
+        groups = optimizers.group_optimizers(optimizer)
+        self.decoder_optimizer = groups["decoder"]
+        self.encoder_mean_optimizer = groups["encoder_mean"]
+        self.encoder_std_optimizer = groups["encoder_std"]
         super().compile(
             optimizer=self.decoder_optimizer,
             **keras_workarounds.distributed_execution(self.distribute_strategy, steps_per_execution, jit_compile),
@@ -200,7 +222,7 @@ class VCDModel(keras.Model):
     # ------------------------------------------------------------------ the model
 
     def log_joint(self, x, z):
-        """log p(x, z) per example: Bernoulli likelihood plus standard normal prior."""
+        """log p(x, z) per example: the decoder's likelihood plus the standard normal prior."""
         return objectives.log_joint(self.decoder.log_likelihood(x, z), z)
 
     def _next_seed(self):
@@ -324,7 +346,7 @@ class VCDModel(keras.Model):
         return keras_workarounds.reducible_logs(self._update_metrics(terms, losses, info, batch_size))
 
     def call(self, inputs, training=False):
-        """Reconstruction logits of `x` decoded from the encoder mean."""
+        """The decoder's outputs (e.g. Bernoulli logits) at the encoder mean of `x`."""
         x, _ = split_inputs(inputs)
         mean, _ = self.encoder(x, training=training)
         return self.decoder(mean, training=training)
@@ -332,19 +354,19 @@ class VCDModel(keras.Model):
     # ------------------------------------------------------------------ fit & co.
 
     def _prepare(self, x, name):
-        """Validates user data; returns it ready for Keras."""
+        """Validates user data by the decoder's support; returns it ready for Keras."""
         if isinstance(x, tf.data.Dataset):
-            return validation.check_dataset(x, self.input_dim, name=name)
+            return self.decoder.check_dataset(x, name=name)
         if isinstance(x, dict):
             if "x" not in x:
                 raise ValueError(f"{name} as a dict needs the key 'x'; received {sorted(x)}.")
-            checked = dict(x, x=validation.check_array(x["x"], self.input_dim, name=f"{name}['x']"))
+            checked = dict(x, x=self.decoder.check_data(x["x"], name=f"{name}['x']"))
             if "index" in x and self.control_variate_kind == "local":
                 checked["index"] = validation.check_indices(
                     x["index"], self.num_train_examples, len(checked["x"]), name=f"{name}['index']"
                 )
             return checked
-        return validation.check_array(x, self.input_dim, name=name)
+        return self.decoder.check_data(x, name=name)
 
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         """`keras.Model.fit` on unlabelled data (arrays, dicts or `tf.data`), validated first."""
@@ -382,16 +404,16 @@ class VCDModel(keras.Model):
         return self.encoder(tf.convert_to_tensor(x, self.compute_dtype))
 
     def decode(self, z):
-        """Bernoulli means p(x_d = 1 | z), shape `(batch, input_dim)`."""
-        return tf.sigmoid(self.decoder(tf.convert_to_tensor(z, self.compute_dtype)))
+        """E[x | z] (for Bernoulli data the pixel means), shape `(batch, *event_shape)`."""
+        return self.decoder.mean(tf.convert_to_tensor(z, self.compute_dtype))
 
     def sample(self, num_samples, seed=0):
-        """Bernoulli means of x ~ p(x | z), z ~ N(0, I), shape `(num_samples, input_dim)`."""
+        """E[x | z] at z ~ N(0, I), shape `(num_samples, *event_shape)`."""
         z = mcmc.normal([num_samples, self.latent_dim], [seed, 1], self.compute_dtype)
         return self.decode(z)
 
     def reconstruct(self, x, refine=True, seed=0):
-        """Bernoulli means of x decoded from the encoder mean, or from z_T if `refine`.
+        """E[x | z] at the encoder mean of `x`, or at z_T if `refine`.
 
         With `refine=True`, z0 = mean + std * eps is refined by the model's HMC (no
         step-size adaptation) before decoding.

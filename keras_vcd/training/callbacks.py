@@ -5,7 +5,7 @@ import copy
 import keras
 import numpy as np
 
-from keras_vcd import evaluation, validation
+from keras_vcd import evaluation
 
 # The name under which `ValidationLogLikelihood` reports; keras-tuner objectives use it.
 METRIC_NAME = "val_loglik"
@@ -61,17 +61,20 @@ class ValidationLogLikelihood(keras.callbacks.Callback):
             )
         if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
             raise ValueError(f"num_samples must be an int >= 1, received {num_samples!r}.")
-        x = np.asarray(x)
-        # The feature dimension is checked against the model by the estimator.
-        x = validation.check_array(x, x.shape[-1] if x.ndim == 2 else None, name="x")
-        validation.require_binary(x)
-        self.x = x
+        # The data are checked against the model's likelihood when it is set.
+        self.x = np.asarray(x)
+        if self.x.ndim == 0 or len(self.x) == 0:
+            raise ValueError(f"x must hold at least one example; received shape {self.x.shape}.")
         self.num_samples = int(num_samples)
         self.method = method
         self.seed = int(seed)
         self.batch_size = int(batch_size)
         self.name = name
         self.estimator_kwargs = estimator_kwargs
+
+    def set_model(self, model):
+        super().set_model(model)
+        self.x = model.decoder.check_data(self.x, exact=True)
 
     def estimate(self, model=None):
         """The mean log p(x) (float, nats) of the validation examples under `model`."""
