@@ -4,6 +4,8 @@
 - `fashion_mnist.load_data()`: Fashion-MNIST binarised at 0.5 (60k/10k).
 - `mnist.load_data(kind="grayscale" | "counts")`: MNIST as grey levels in [0, 1] or
   pixel counts 0..255, with the binarised set's split and source.
+- `load(name)`: any of `NAMES` as `(splits, info)`; "mnist_grayscale_centered" is
+  the grey levels minus the training set's mean image.
 - `with_indices(x)`: attaches training-set indices, for "local" control variates.
 - `image_folder_dataset(directory)`: a folder of images as flat vectors in [0, 1].
 
@@ -28,7 +30,8 @@ __all__ = [
 ]
 
 #: The names `load` accepts.
-NAMES = ("binarized_mnist", "fashion_mnist", "mnist_grayscale", "mnist_counts")
+NAMES = ("binarized_mnist", "fashion_mnist", "mnist_grayscale", "mnist_grayscale_centered",
+         "mnist_counts")
 
 
 def load(name, **kwargs):
@@ -49,7 +52,7 @@ def load(name, **kwargs):
     >>> datasets.load("cifar10")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', 'fashion_mnist', 'mnist_grayscale', 'mnist_counts').
+    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', 'fashion_mnist', 'mnist_grayscale', 'mnist_grayscale_centered', 'mnist_counts').
     """
     if name == "binarized_mnist":
         (train, valid, test), info = binarized_mnist.load_data(return_info=True, **kwargs)
@@ -59,6 +62,14 @@ def load(name, **kwargs):
     elif name in ("mnist_grayscale", "mnist_counts"):
         kind = name.split("_", 1)[1]
         (train, valid, test), info = mnist.load_data(kind=kind, return_info=True, **kwargs)
+    elif name == "mnist_grayscale_centered":
+        # The reference's Gaussian matrix factorisation: grey levels minus the
+        # training set's mean image, every split centred by the same mean.
+        (train, valid, test), info = mnist.load_data(kind="grayscale", return_info=True,
+                                                     **kwargs)
+        mean = train.mean(axis=0, dtype="float64").astype("float32")
+        train, valid, test = train - mean, valid - mean, test - mean
+        info = dict(info, dataset=name)
     else:
         raise ValueError(f"Unknown data set {name!r}; expected one of {NAMES}.")
     return {"train": train, "valid": valid, "test": test}, info
