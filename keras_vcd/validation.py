@@ -104,7 +104,37 @@ def check_indices(index, num_examples, batch_size, name="index"):
             f"{name} holds values in [{index.min()}, {index.max()}]; expected indices in "
             f"[0, {num_examples - 1}] (num_train_examples={num_examples})."
         )
+    values, counts = np.unique(index, return_counts=True)
+    if (counts > 1).any():
+        raise ValueError(
+            f"{name} holds index {values[counts > 1][0]} {counts[counts > 1][0]} times; each "
+            "training example needs its own index (kv.datasets.with_indices(x) numbers them)."
+        )
     return index.astype("int64")
+
+
+def check_dataset_indices(dataset, num_examples, name="dataset"):
+    """Adds run-time checks of each batch's "index": in range, no index twice.
+
+    Under XLA an index out of range would be clamped or dropped silently, so the
+    check runs in the input pipeline, before the compiled step sees the batch.
+    """
+    def assert_indices(element):
+        index = tf.cast(element["index"], tf.int64)
+        checks = [
+            tf.debugging.assert_non_negative(index, message=f"{name}['index']: an index < 0"),
+            tf.debugging.assert_less(
+                index, tf.constant(num_examples, tf.int64),
+                message=f"{name}['index']: an index >= num_train_examples={num_examples}"),
+            tf.debugging.assert_equal(
+                tf.size(tf.unique(tf.reshape(index, [-1]))[0]), tf.size(index),
+                message=f"{name}['index']: the same index twice in one batch; each "
+                        "training example needs its own index"),
+        ]
+        with tf.control_dependencies(checks):
+            return tf.nest.map_structure(tf.identity, element)
+
+    return dataset.map(assert_indices)
 
 
 def check_dataset(dataset, event_shape, in_support_fn, support, name="dataset"):
@@ -126,6 +156,11 @@ def check_dataset(dataset, event_shape, in_support_fn, support, name="dataset"):
     x_spec = spec["x"] if isinstance(spec, dict) else spec
     if isinstance(x_spec, tuple):
         x_spec = x_spec[0]
+    if x_spec.shape.rank == len(event_shape):
+        raise ValueError(
+            f"{name} yields single examples of shape {tuple(x_spec.shape)}; fit and "
+            "evaluate take batches: batch it first, e.g. dataset.batch(100)."
+        )
     if x_spec.shape.rank is not None:
         received = tuple(x_spec.shape[1:])
         if len(received) != len(event_shape) or any(
@@ -137,7 +172,9 @@ def check_dataset(dataset, event_shape, in_support_fn, support, name="dataset"):
     if dataset.cardinality() == 0:
         raise ValueError(f"{name} is empty; expected at least one batch.")
 
-    def assert_values(element):
+    def assert_values(*components):
+        # tf.data passes the parts of a tuple element, e.g. (x, y), as separate arguments.
+        element = components[0] if len(components) == 1 else components
         x = element["x"] if isinstance(element, dict) else element
         x = x[0] if isinstance(x, tuple) else x
         finite = tf.debugging.assert_all_finite(

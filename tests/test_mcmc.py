@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
+import keras_vcd as kv
 from keras_vcd import mcmc
 
 
@@ -143,3 +144,13 @@ def test_random_numbers_are_standard():
     assert abs(z.std() - 1.0) < 5e-3
     u = mcmc.uniform([1000], [1, 2]).numpy()
     assert (u > 0).all() and (u < 1).all()
+
+
+@pytest.mark.parametrize("target, received", [
+    (lambda z: -0.5 * tf.reduce_sum(z**2), r"\(\)"),                            # summed over the batch
+    (lambda z: -0.5 * tf.reduce_sum(z**2, axis=-1, keepdims=True), r"\(4, 1\)"),  # a column
+])
+def test_a_target_without_one_log_density_per_chain_is_named(target, received):
+    hmc = kv.HMCRefine(num_steps=2, num_leapfrog_steps=2)
+    with pytest.raises(ValueError, match=received + r".*expected one log density per chain"):
+        hmc(tf.zeros([4, 2]), target_log_prob_fn=target, training=True)

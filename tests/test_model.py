@@ -189,3 +189,51 @@ def test_a_non_finite_gradient_skips_the_update(data):
     after = [w.numpy() for w in model.trainable_weights]
     for b, a in zip(before, after):
         np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("mistake, match", [
+    (lambda m, x: m.predict(x[:, :10], verbose=0), "10 features"),
+    (lambda m, x: m.encode(x[:, :10]), "10 features"),
+    (lambda m, x: m.decode(np.zeros((3, 5), "float32")), r"z must have shape \(num_codes, 2\)"),
+    (lambda m, x: m.reconstruct(x[:, :10]), "10 features"),
+    (lambda m, x: m.sample(-1), "num_samples"),
+    (lambda m, x: m.evaluate(x[:, :10], verbose=0), "10 features"),
+    (lambda m, x: m.fit(x, batch_size=0, verbose=0), "batch_size"),
+])
+def test_a_mistake_is_a_clear_error_and_leaves_the_model_usable(mistake, match, data):
+    model = tiny_model()
+    model.compile()
+    with pytest.raises(ValueError, match=match):
+        mistake(model, data)
+    history = model.fit(data, batch_size=64, epochs=1, verbose=0)  # the right call works
+    assert np.isfinite(history.history["loss"]).all()
+    assert model.predict(data[:4], verbose=0).shape == (4, 20)
+
+
+def test_tf_data_of_pairs_trains_and_unbatched_data_is_explained(data):
+    model = tiny_model()
+    model.compile()
+    pairs = tf.data.Dataset.from_tensor_slices((data, np.zeros(len(data), "float32")))
+    history = model.fit(pairs.batch(64), epochs=1, verbose=0)  # labels are ignored
+    assert np.isfinite(history.history["loss"]).all()
+    with pytest.raises(ValueError, match=r"single examples of shape \(20,\).*\.batch\(100\)"):
+        model.fit(tf.data.Dataset.from_tensor_slices(data), epochs=1, verbose=0)
+
+
+@pytest.mark.parametrize("index, match", [
+    (np.arange(64) + 500, "num_train_examples=512"),       # past the end
+    (np.zeros(64, "int64"), "the same index twice"),        # every example index 0
+])
+def test_local_control_variate_indices_are_checked_on_tf_data(index, match, data):
+    model = tiny_model("vcd", "local", num_train_examples=len(data))
+    model.compile()  # XLA: an unchecked bad index would be clamped silently
+    dataset = tf.data.Dataset.from_tensor_slices({"x": data[:64], "index": index}).batch(32)
+    with pytest.raises(tf.errors.InvalidArgumentError, match=match):
+        model.fit(dataset, epochs=1, verbose=0)
+
+
+def test_duplicate_indices_in_arrays_are_refused(data):
+    model = tiny_model("vcd", "local", num_train_examples=len(data))
+    model.compile()
+    with pytest.raises(ValueError, match="index 0 64 times"):
+        model.fit({"x": data[:64], "index": np.zeros(64, "int64")}, epochs=1, verbose=0)

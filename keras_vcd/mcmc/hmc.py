@@ -20,8 +20,21 @@ HMCInfo = collections.namedtuple(
 
 
 def init_state(target_log_prob_fn, position):
-    """Builds the `HMCState` at `position` (one log density and gradient evaluation)."""
+    """Builds the `HMCState` at `position` (one log density and gradient evaluation).
+
+    Raises:
+        ValueError: the target does not return one log density per chain, shape
+            `(batch,)` (e.g. a scalar summed over the batch, which would make every
+            chain accept or reject together, or a `(batch, 1)` column).
+    """
     log_prob, grad = value_and_gradient(target_log_prob_fn, position)
+    expected = position.shape[:-1]
+    if log_prob.shape.rank != expected.rank or not log_prob.shape.is_compatible_with(expected):
+        raise ValueError(
+            f"target_log_prob_fn returned shape {log_prob.shape} for positions of shape "
+            f"{position.shape}; expected one log density per chain, shape {expected}. "
+            "Sum over the event dimensions only, never over the batch."
+        )
     return HMCState(position, log_prob, grad)
 
 

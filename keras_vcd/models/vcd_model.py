@@ -356,7 +356,11 @@ class VCDModel(keras.Model):
     def _prepare(self, x, name):
         """Validates user data by the decoder's support; returns it ready for Keras."""
         if isinstance(x, tf.data.Dataset):
-            return self.decoder.check_dataset(x, name=name)
+            x = self.decoder.check_dataset(x, name=name)
+            if self.control_variate_kind == "local" and isinstance(x.element_spec, dict) \
+                    and "index" in x.element_spec:
+                x = validation.check_dataset_indices(x, self.num_train_examples, name=name)
+            return x
         if isinstance(x, dict):
             if "x" not in x:
                 raise ValueError(f"{name} as a dict needs the key 'x'; received {sorted(x)}.")
@@ -370,6 +374,10 @@ class VCDModel(keras.Model):
 
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         """`keras.Model.fit` on unlabelled data (arrays, dicts or `tf.data`), validated first."""
+        batch_size = kwargs.get("batch_size")
+        if batch_size is not None and (isinstance(batch_size, bool) or not isinstance(
+                batch_size, (int, np.integer)) or batch_size < 1):
+            raise ValueError(f"batch_size must be an int >= 1, received {batch_size!r}.")
         x = self._prepare(x, "x")
         if validation_data is not None:
             validation_data = self._prepare(validation_data, "validation_data")
@@ -399,18 +407,41 @@ class VCDModel(keras.Model):
 
     # ------------------------------------------------------------------ helpers
 
+    # Every entry point validates before anything is built, so that a wrong call
+    # raises a clear error and leaves the model as it was.
+
+    def _checked_latent(self, z):
+        z = tf.convert_to_tensor(z, self.compute_dtype)
+        if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
+            raise ValueError(
+                f"z must have shape (num_codes, {self.latent_dim}); received shape {z.shape}."
+            )
+        self._build_in_scope()
+        return z
+
     def encode(self, x):
         """`(mean, std)` of q(z | x)."""
+        x = self.decoder.check_data(x)
+        self._build_in_scope()
         return self.encoder(tf.convert_to_tensor(x, self.compute_dtype))
 
     def decode(self, z):
         """E[x | z] (for Bernoulli data the pixel means), shape `(batch, *event_shape)`."""
-        return self.decoder.mean(tf.convert_to_tensor(z, self.compute_dtype))
+        return self.decoder.mean(self._checked_latent(z))
 
     def sample(self, num_samples, seed=0):
         """E[x | z] at z ~ N(0, I), shape `(num_samples, *event_shape)`."""
-        z = mcmc.normal([num_samples, self.latent_dim], [seed, 1], self.compute_dtype)
+        if isinstance(num_samples, bool) or not isinstance(num_samples, (int, np.integer)) \
+                or num_samples < 1:
+            raise ValueError(f"num_samples must be an int >= 1, received {num_samples!r}.")
+        z = mcmc.normal([int(num_samples), self.latent_dim], [seed, 1], self.compute_dtype)
         return self.decode(z)
+
+    def predict(self, x, **kwargs):
+        """The decoder's outputs at the encoder mean (see `call`), validated first."""
+        x = self._prepare(x, "x")
+        self._build_in_scope()
+        return super().predict(x, **kwargs)
 
     def reconstruct(self, x, refine=True, seed=0):
         """E[x | z] at the encoder mean of `x`, or at z_T if `refine`.
@@ -418,6 +449,8 @@ class VCDModel(keras.Model):
         With `refine=True`, z0 = mean + std * eps is refined by the model's HMC (no
         step-size adaptation) before decoding.
         """
+        x = self.decoder.check_data(x)
+        self._build_in_scope()
         x = tf.convert_to_tensor(x, self.compute_dtype)
         if not refine:
             return self.decode(self.encode(x)[0])
