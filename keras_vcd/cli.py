@@ -16,6 +16,10 @@ from keras_vcd import datasets
 DEFAULT_PRESET = "vcd_mnist"
 
 
+class Interrupted(Exception):
+    """Ctrl-C, with what the user needs to know to go on; exits with status 130."""
+
+
 def _emit(args, record):
     """Prints a result: one JSON line with --json, else readable text."""
     if args.json:
@@ -39,12 +43,65 @@ def _recipe(preset_or_config):
     return zoo.read_json(directory, zoo.CONFIG_FILE), directory.name
 
 
-def _test_data(args):
-    from keras_vcd import datasets
+def _dataset_name(args, specs):
+    """The data set to evaluate on: the presets' own, unless the user names the same one.
 
-    splits, info = datasets.load(args.dataset, verbose=_verbose(args))
-    x = splits["test"]
+    A model measured on data it was not trained on reports a meaningless figure (a
+    Fashion-MNIST preset on MNIST scores -195 against -110), so a mismatch is refused.
+    """
+    from keras_vcd import zoo
+
+    recorded = {str(spec): zoo.recorded_dataset(spec) for spec in specs}
+    known = {name for name in recorded.values() if name is not None}
+    if len(known) > 1:
+        raise ValueError(f"The models were trained on different data sets: {recorded}; "
+                         "compare models of one data set.")
+    own = known.pop() if known else None
+    if args.dataset is not None and own is not None and args.dataset != own:
+        raise ValueError(
+            f"{', '.join(recorded)} was trained on {own}, not {args.dataset}: its "
+            f"log-likelihood there means nothing. Omit --dataset (the default is {own}), "
+            "or pass your own data with --data."
+        )
+    return args.dataset or own or "binarized_mnist"
+
+
+def _user_data(path):
+    """The array in a user's `.npy` file or the only (or "x") array of a `.npz` file."""
+    import numpy as np
+
+    try:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError) as error:
+        raise ValueError(f"Cannot read --data {path} as .npy or .npz: {error}") from error
+    if isinstance(loaded, np.ndarray):
+        return loaded
+    with loaded:
+        names = loaded.files
+        if "x" in names or len(names) == 1:
+            return loaded["x" if "x" in names else names[0]]
+    raise ValueError(f"--data {path} holds arrays {names}; name the data 'x' or keep one array.")
+
+
+def _test_data(args, specs):
+    """The test examples: --data, or the (presets') data set's test split; first N if asked."""
+    if args.data:
+        x, info = _user_data(args.data), {"source": f"file {args.data}"}
+    else:
+        splits, info = datasets.load(_dataset_name(args, specs), verbose=_verbose(args))
+        x = splits["test"]
     return (x[: args.num_examples] if args.num_examples else x), info
+
+
+def _write_output(path, record):
+    """Writes a result as JSON; a path that cannot be written is a one-line error."""
+    path = pathlib.Path(path)
+    try:
+        path.write_text(json.dumps(record, indent=1) + "\n")
+    except OSError as error:
+        reason = (f"the folder {path.parent} is not writable"
+                  if path.parent.is_dir() else f"the folder {path.parent} does not exist")
+        raise OSError(f"Cannot write --output {path}: {reason}.") from error
 
 
 def cmd_train(args):
@@ -52,11 +109,18 @@ def cmd_train(args):
 
     recipe, name = _recipe(args.preset)
     output_dir = pathlib.Path(args.output_dir or pathlib.Path("runs") / name)
-    with distribute.get_strategy(args.strategy).scope():
-        model, summary = training.train(
-            recipe, output_dir, iterations=args.iterations, verbose=_verbose(args) and 2,
-            init_from=args.init_from,
-        )
+    try:
+        with distribute.get_strategy(args.strategy).scope():
+            model, summary = training.train(
+                recipe, output_dir, iterations=args.iterations,
+                verbose=_verbose(args) and 2, init_from=args.init_from,
+            )
+    except KeyboardInterrupt:
+        state = training.ResumableCheckpoint(output_dir).read_state() or {}
+        raise Interrupted(
+            f"interrupted; the last checkpoint in {output_dir} is at iteration "
+            f"{state.get('iterations', 0)}. The same command resumes from there."
+        ) from None
     _emit(args, {k: v for k, v in summary.items() if k != "dataset"})
     if args.export:
         metadata = training.export(
@@ -72,18 +136,19 @@ def cmd_evaluate(args):
     from keras_vcd import evaluation, zoo
 
     model = zoo.load_model(args.model)
-    x, info = _test_data(args)
+    x, info = _test_data(args, [args.model])
     result = evaluation.measure_log_likelihood(
         model, x, args.method, args.num_samples, args.seed, _verbose(args)
     )
     result.update(model=str(args.model), dataset=info["source"])
-    if args.output:
-        pathlib.Path(args.output).write_text(json.dumps(result, indent=1) + "\n")
-    if not (args.quiet or args.json):
+    # The result is printed whatever happens to --output: it took minutes to compute.
+    if args.json:
+        _emit(args, result)
+    else:
         print(f"test log p(x) [{args.method}, S={args.num_samples}, {len(x)} examples]: "
               f"{result['mean']:.2f} ± {result['stderr'] or 0:.2f}")
-    else:
-        _emit(args, result)
+    if args.output:
+        _write_output(args.output, result)
     if args.plots:
         _plots(model, x, args.plots, args)
 
@@ -92,23 +157,23 @@ def cmd_compare(args):
     from keras_vcd import evaluation, zoo
 
     models = {spec: zoo.load_model(spec) for spec in args.models}
-    x, info = _test_data(args)
+    x, info = _test_data(args, args.models)
     rows = evaluation.compare(models, x, args.method, args.num_samples, args.seed,
                               _verbose(args))
     for row in rows:
         row["dataset"] = info["source"]
-    if args.output:
-        pathlib.Path(args.output).write_text(json.dumps(rows, indent=1) + "\n")
-    if args.quiet or args.json:
+    if args.json:
         for row in rows:
             _emit(args, row)
-        return
-    print(f"test log p(x) [{args.method}, S={args.num_samples}, {len(x)} examples, "
-          f"seed {args.seed}]; difference = model - {rows[0]['name']}, paired s.e.")
-    for row in rows:
-        print(f"  {row['name']}  ({row['iterations']} iterations): {row['mean']:.2f} "
-              f"± {row['stderr']:.2f}   difference {row['difference']:+.2f} "
-              f"± {row['difference_stderr']:.2f}")
+    else:
+        print(f"test log p(x) [{args.method}, S={args.num_samples}, {len(x)} examples, "
+              f"seed {args.seed}]; difference = model - {rows[0]['name']}, paired s.e.")
+        for row in rows:
+            print(f"  {row['name']}  ({row['iterations']} iterations): {row['mean']:.2f} "
+                  f"± {row['stderr']:.2f}   difference {row['difference']:+.2f} "
+                  f"± {row['difference_stderr']:.2f}")
+    if args.output:
+        _write_output(args.output, rows)
 
 
 def _plots(model, x, output_dir, args, csv_path=None):
@@ -122,7 +187,7 @@ def cmd_sample(args):
     from keras_vcd import zoo
 
     model = zoo.load_model(args.model)
-    x, _ = _test_data(args)
+    x, _ = _test_data(args, [args.model])
     _plots(model, x, args.output_dir, args)
 
 
@@ -156,8 +221,9 @@ def cmd_zoo(args):
 
 
 def cmd_tune(args):
-    from keras_vcd import datasets, tuning
+    from keras_vcd import datasets, training, tuning
 
+    training.check_output_dir(args.directory)  # an unusable folder fails now, not mid-search
     splits, _ = datasets.load(args.dataset, verbose=_verbose(args))
     x_train = splits["train"][: args.train_examples]
     x_valid = splits["valid"] if splits["valid"] is not None else splits["test"]
@@ -204,107 +270,155 @@ def cmd_demo(args):
     _emit(args, {"short_run": {k: summary[k] for k in ("iterations", "wall_time_s")}})
 
 
+def positive_int(text):
+    """argparse type: an int >= 1, or a usage error that names the value."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, received {text!r}")
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, received {value}")
+    return value
+
+
 def build_parser():
     # --quiet and --json work before or after the subcommand.
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--quiet", action="store_true", default=argparse.SUPPRESS,
-                        help="no progress bars or text")
+                        help="no progress bars (results are still printed)")
     common.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
                         help="results as JSON lines, no progress bars")
     parser = argparse.ArgumentParser(
-        prog="keras-vcd", description=__doc__.split("\n\n")[0], parents=[common]
+        prog="keras-vcd", description=__doc__.split("\n\n")[0], parents=[common],
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
     parser.add_argument("--output-dir", default="keras_vcd_demo",
                         help="where the main job writes pictures and its short run")
     parser.set_defaults(func=cmd_demo, seed=0)
     sub = parser.add_subparsers(dest="command")
 
-    def with_data(p):
-        p.add_argument("--dataset", default="binarized_mnist",
-                       choices=datasets.NAMES)
-        p.add_argument("--num-examples", type=int, help="first N test examples (default all)")
-        p.add_argument("--seed", type=int, default=0)
+    def command(name, help):
+        return sub.add_parser(name, parents=[common], help=help, description=help,
+                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
-    train = sub.add_parser("train", parents=[common], help="train a preset's recipe from scratch, resumably")
+    def with_data(p):
+        p.add_argument("--dataset", choices=datasets.NAMES, help="test data set (default: "
+                       "the one the preset was trained on; binarized_mnist for a .keras file)")
+        p.add_argument("--data", help="your own test data instead: a .npy file, or a .npz "
+                       "file with one array (or one named 'x')")
+        p.add_argument("--num-examples", type=positive_int,
+                       help="the first N test examples (default: all)")
+        p.add_argument("--seed", type=int, default=0, help="seed of the estimates")
+
+    def export_sizes(p):
+        p.add_argument("--hmc-is-samples", type=positive_int, default=5000,
+                       help="export: S of the hmc_is estimate")
+        p.add_argument("--iwae-samples", type=positive_int, default=5000,
+                       help="export: S of the iwae estimate")
+        p.add_argument("--num-examples", type=positive_int,
+                       help="export: the first N test examples (default: all)")
+
+    train = command("train", "train a preset's recipe from scratch, resumably")
     train.add_argument("preset", help="preset name (see `keras-vcd zoo list`) or a config.json")
-    train.add_argument("--output-dir", help="checkpoints and logs (default runs/PRESET)")
-    train.add_argument("--iterations", type=int, help="total iterations (default: the recipe's)")
+    train.add_argument("--output-dir", help="checkpoints and logs (default: runs/PRESET)")
+    train.add_argument("--iterations", type=positive_int,
+                       help="total iterations (default: the recipe's)")
     train.add_argument("--strategy", default="default",
                        help="distribution strategy: auto, ipu, mirrored, multi_worker, default")
     train.add_argument("--init-from", help="a preset (e.g. an unfinished zoo entry) to continue "
                        "from when the output folder holds no checkpoint")
     train.add_argument("--export", help="after training, evaluate and write a preset folder here")
-    train.add_argument("--hmc-is-samples", type=int, default=5000)
-    train.add_argument("--iwae-samples", type=int, default=5000)
-    train.add_argument("--num-examples", type=int, help="test examples for the export")
+    export_sizes(train)
     train.set_defaults(func=cmd_train)
 
-    evaluate = sub.add_parser("evaluate", parents=[common], help="importance-sampled test log-likelihood")
+    evaluate = command("evaluate", "importance-sampled test log-likelihood")
     evaluate.add_argument("model", nargs="?", default=DEFAULT_PRESET,
-                          help="preset name, preset folder or .keras file")
-    evaluate.add_argument("--method", default="iwae", choices=("iwae", "hmc_is"))
-    evaluate.add_argument("--num-samples", type=int, default=1000)
-    evaluate.add_argument("--output", help="write the result as JSON here")
+                          help="preset name, preset folder, .keras file or PRESET@WEIGHTS_FILE")
+    evaluate.add_argument("--method", default="iwae", choices=("iwae", "hmc_is"),
+                          help="the estimator")
+    evaluate.add_argument("--num-samples", type=positive_int, default=1000,
+                          help="importance samples S per example")
+    evaluate.add_argument("--output", help="also write the result as JSON here")
     evaluate.add_argument("--plots", help="also write the pictures to this folder")
     with_data(evaluate)
     evaluate.set_defaults(func=cmd_evaluate)
 
-    compare = sub.add_parser(
-        "compare", parents=[common],
-        help="several models on the same test examples, with paired standard errors",
-    )
+    compare = command("compare", "several models on the same test examples, with paired "
+                      "standard errors")
     compare.add_argument("models", nargs="+", help="preset names, preset folders, .keras "
                          "files or PRESET@WEIGHTS_FILE; the first is the reference")
-    compare.add_argument("--method", default="hmc_is", choices=("iwae", "hmc_is"))
-    compare.add_argument("--num-samples", type=int, default=1000)
-    compare.add_argument("--output", help="write the rows as JSON here")
+    compare.add_argument("--method", default="hmc_is", choices=("iwae", "hmc_is"),
+                         help="the estimator")
+    compare.add_argument("--num-samples", type=positive_int, default=1000,
+                         help="importance samples S per example")
+    compare.add_argument("--output", help="also write the rows as JSON here")
     with_data(compare)
     compare.set_defaults(func=cmd_compare)
 
-    sample = sub.add_parser("sample", parents=[common], help="pictures: samples, reconstructions, traversal")
-    sample.add_argument("model", nargs="?", default=DEFAULT_PRESET)
-    sample.add_argument("--output-dir", default="keras_vcd_pictures")
+    sample = command("sample", "pictures: samples, reconstructions, traversal")
+    sample.add_argument("model", nargs="?", default=DEFAULT_PRESET,
+                        help="preset name, preset folder, .keras file or PRESET@WEIGHTS_FILE")
+    sample.add_argument("--output-dir", default="keras_vcd_pictures",
+                        help="where the pictures go")
     with_data(sample)
     sample.set_defaults(func=cmd_sample, num_examples=100)
 
-    tune = sub.add_parser("tune", parents=[common], help="keras-tuner search, objective val_loglik")
-    tune.add_argument("--directory", default="runs/tuning")
-    tune.add_argument("--project-name", default="vcd_tuning")
-    tune.add_argument("--algorithm", default="random", choices=("random", "hyperband", "bayesian"))
-    tune.add_argument("--max-trials", type=int, default=4)
-    tune.add_argument("--epochs", type=int, default=2)
-    tune.add_argument("--train-examples", type=int, default=5000)
-    tune.add_argument("--best-preset-dir", default="runs/tuning/best_preset")
-    tune.add_argument("--dataset", default="binarized_mnist",
-                      choices=datasets.NAMES)
+    tune = command("tune", "keras-tuner search, objective val_loglik")
+    tune.add_argument("--directory", default="runs/tuning", help="keras-tuner's folder")
+    tune.add_argument("--project-name", default="vcd_tuning", help="keras-tuner's project")
+    tune.add_argument("--algorithm", default="random", choices=("random", "hyperband", "bayesian"),
+                      help="the search algorithm")
+    tune.add_argument("--max-trials", type=positive_int, default=4, help="trials to run")
+    tune.add_argument("--epochs", type=positive_int, default=2, help="epochs per trial")
+    tune.add_argument("--train-examples", type=positive_int, default=5000,
+                      help="the first N training examples")
+    tune.add_argument("--best-preset-dir", default="runs/tuning/best_preset",
+                      help="where the best trial is written as a preset")
+    tune.add_argument("--dataset", default="binarized_mnist", choices=datasets.NAMES,
+                      help="the data set")
     tune.set_defaults(func=cmd_tune)
 
-    bench = sub.add_parser("bench", parents=[common], help="speed benchmark, side by side with tfp.mcmc")
+    bench = command("bench", "speed benchmark, side by side with tfp.mcmc")
     bench.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
-    bench.add_argument("--output", default="benchmark.json")
+    bench.add_argument("--output", default="benchmark.json", help="the JSON results file")
     bench.set_defaults(func=cmd_bench)
 
-    zoo = sub.add_parser("zoo", parents=[common],
-                         help="list, show, verify presets; export a training run as one")
-    zoo.add_argument("action", choices=("list", "show", "verify", "export"))
-    zoo.add_argument("name", nargs="?", help="preset name (for export: the run's recipe)")
-    zoo.add_argument("--run-dir", help="export: the training run's folder")
+    zoo = command("zoo", "list, show, verify presets; export a training run as one")
+    zoo.add_argument("action", choices=("list", "show", "verify", "export"),
+                     help="what to do")
+    zoo.add_argument("name", nargs="?", help="preset name (needed by show and export; for "
+                     "export the run's recipe; verify checks all if omitted)")
+    zoo.add_argument("--run-dir", help="export: the training run's folder (needed)")
     zoo.add_argument("--weights", help="export: a snapshot instead of the latest checkpoint")
-    zoo.add_argument("--to", help="export: the preset folder to write")
-    zoo.add_argument("--hmc-is-samples", type=int, default=5000)
-    zoo.add_argument("--iwae-samples", type=int, default=5000)
-    zoo.add_argument("--num-examples", type=int, help="export: first N test examples")
+    zoo.add_argument("--to", help="export: the preset folder to write (needed)")
+    export_sizes(zoo)
     zoo.add_argument("--note", help="export: a note for the model card")
     zoo.set_defaults(func=cmd_zoo)
     return parser
 
 
+def _check_arguments(parser, args):
+    """Usage errors argparse cannot express: arguments needed by one action only."""
+    if args.func is cmd_zoo:
+        needed = {"show": ["name"], "export": ["name", "run_dir", "to"]}.get(args.action, [])
+        missing = [name for name in needed if getattr(args, name) is None]
+        if missing:
+            flags = ", ".join(n if n == "name" else "--" + n.replace("_", "-") for n in missing)
+            parser.error(f"zoo {args.action} needs {flags}")
+
+
 def main(argv=None):
-    args = build_parser().parse_args(argv)
+    """Runs the command line; returns the exit status (2 for a user error, 130 for Ctrl-C)."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     args.quiet = getattr(args, "quiet", False)
     args.json = getattr(args, "json", False)
+    _check_arguments(parser, args)
     try:
         args.func(args)
+    except (Interrupted, KeyboardInterrupt) as interruption:
+        print(f"keras-vcd: {interruption or 'interrupted'}", file=sys.stderr)
+        return 130
     except (ValueError, OSError, RuntimeError, ImportError) as error:
         print(f"keras-vcd: error: {error}", file=sys.stderr)
         return 2

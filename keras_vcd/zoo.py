@@ -15,6 +15,7 @@ True
 import importlib.resources
 import json
 import pathlib
+import zipfile
 
 import keras
 
@@ -67,8 +68,28 @@ def resolve(name_or_dir):
 
 
 def read_json(directory, filename):
-    with open(pathlib.Path(directory) / filename) as f:
-        return json.load(f)
+    """A preset file's JSON, or a ValueError naming the file and what is wrong with it."""
+    path = pathlib.Path(directory) / filename
+    try:
+        with open(path) as f:
+            return json.load(f)
+    except json.JSONDecodeError as error:
+        raise ValueError(
+            f"{path} is not valid JSON ({error}); the preset is damaged: restore the file "
+            "(e.g. from the package or git) or export the preset again."
+        ) from error
+
+
+#: Overrides `load` refuses with pretrained weights: they change the architecture.
+_ARCHITECTURE = ("encoder", "decoder")
+
+
+def recorded_dataset(spec):
+    """The data set a preset (or `PRESET@WEIGHTS`) was trained on, or None (`.keras`)."""
+    spec = str(spec).split("@", 1)[0]
+    if spec.endswith(".keras"):
+        return None
+    return read_json(resolve(spec), CONFIG_FILE).get("training", {}).get("dataset")
 
 
 def verify(name_or_dir):
@@ -100,7 +121,11 @@ def load(name_or_dir, load_weights=True, **overrides):
     Args:
         name_or_dir: a bundled preset name (`list_presets()`) or a preset folder.
         load_weights: load the pretrained weights (after checking their sha256).
-        **overrides: `VCDModel` constructor arguments to replace (e.g. `seed=1`).
+        **overrides: `VCDModel` constructor arguments to replace: `seed=1`, or
+            `refiner=kv.HMCRefine(num_steps=30)` for longer chains on a pretrained
+            model (the trained step size is kept). `encoder` and `decoder` change the
+            architecture, which the weights would not fit: they need
+            `load_weights=False`.
 
     Returns:
         A built, compiled `VCDModel`.
@@ -114,8 +139,18 @@ def load(name_or_dir, load_weights=True, **overrides):
     """
     directory = resolve(name_or_dir)
     recipe = read_json(directory, CONFIG_FILE)
-    if overrides:
-        recipe["model"]["config"].update(overrides)
+    refused = sorted(set(overrides) & set(_ARCHITECTURE)) if load_weights else []
+    if refused:
+        raise ValueError(
+            f"Cannot override {refused} of preset {name_or_dir!r} with its pretrained "
+            "weights: they change the architecture the weights belong to. Pass "
+            "load_weights=False to build a fresh model with them."
+        )
+    recipe["model"]["config"].update({
+        key: keras.saving.serialize_keras_object(value)
+        if isinstance(value, keras.layers.Layer) else value
+        for key, value in overrides.items()
+    })
     weights = verify(directory) if load_weights else None
     model = model_from_recipe(recipe)
     if weights is not None:
@@ -143,6 +178,13 @@ def load_model(spec):
         load_weights_file(model, weights)
         return model
     if spec.endswith(".keras"):
+        if not pathlib.Path(spec).is_file():
+            raise FileNotFoundError(f"No such .keras file: {spec}.")
+        if not zipfile.is_zipfile(spec):
+            raise ValueError(
+                f"{spec} is not a .keras archive (a zip file): it is truncated or corrupt. "
+                "Save the model again with model.save(...)."
+            )
         try:
             return keras.models.load_model(spec, safe_mode=True)
         except Exception as error:  # Keras raises many kinds for a foreign file.

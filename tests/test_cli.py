@@ -1,7 +1,9 @@
 """The command line, in-process (the kill-and-resume test drives a real subprocess)."""
 
+import argparse
 import json
 
+import numpy as np
 import pytest
 
 import keras_vcd as kv
@@ -76,3 +78,90 @@ def test_main_job_runs_with_no_arguments(tmp_path, capsys):
     assert any("test_log_likelihood" in r for r in records)
     assert (tmp_path / "reconstructions.png").exists()
     assert json.loads((tmp_path / "short_run" / "summary.json").read_text())["iterations"] >= 100
+
+
+# ---------------------------------------------------------------- user errors
+
+def _usage_error(argv, capsys):
+    """Runs argv expecting argparse's usage error: exit status 2, one message."""
+    with pytest.raises(SystemExit) as exited:
+        cli.main(argv)
+    assert exited.value.code == 2
+    return capsys.readouterr().err
+
+
+def test_a_preset_is_evaluated_on_its_own_data_set_only(capsys):
+    assert cli.main(["evaluate", "vcd_fashion_mnist", "--dataset", "binarized_mnist"]) == 2
+    err = capsys.readouterr().err
+    assert "trained on fashion_mnist, not binarized_mnist" in err and "Traceback" not in err
+    assert cli.main(["compare", "vcd_mnist", "vcd_fashion_mnist"]) == 2
+    assert "different data sets" in capsys.readouterr().err
+
+
+def test_the_default_data_set_is_the_presets(monkeypatch):
+    args = cli.build_parser().parse_args(["evaluate", "vcd_fashion_mnist"])
+    assert cli._dataset_name(args, ["vcd_fashion_mnist"]) == "fashion_mnist"
+    assert cli._dataset_name(args, ["vcd_mnist"]) == "binarized_mnist"
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["zoo", "show"], "zoo show needs name"),
+    (["zoo", "export", "vcd_mnist", "--run-dir", "runs/x"], "zoo export needs --to"),
+    (["evaluate", "--num-examples", "0"], "expected a whole number >= 1, received 0"),
+    (["evaluate", "--num-examples", "-5"], "received -5"),
+    (["evaluate", "--num-samples", "many"], "received 'many'"),
+    (["train", "vcd_mnist", "--iterations", "0"], "received 0"),
+])
+def test_usage_errors_are_one_line_and_exit_2(argv, message, capsys):
+    err = _usage_error(argv, capsys)
+    assert message in err and "Traceback" not in err
+
+
+def test_own_data_the_result_is_printed_even_if_the_output_cannot_be_written(
+        tiny_preset, tmp_path, capsys):
+    data = tmp_path / "mine.npz"
+    np.savez(data, x=(np.random.default_rng(0).random((12, 784)) < 0.2).astype("float32"))
+    code = cli.main(["evaluate", str(tiny_preset), "--data", str(data), "--num-samples", "5",
+                     "--quiet", "--output", "/proc/keras_vcd_result.json"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "test log p(x) [iwae, S=5, 12 examples]" in out   # --quiet still prints it
+    assert "/proc is not writable" in err and "No such file" not in err
+
+
+def test_unusable_tuning_directory_is_a_clean_error(capsys):
+    assert cli.main(["tune", "--directory", "/proc/keras_vcd_tuning"]) == 2
+    err = capsys.readouterr().err
+    assert "Cannot write" in err and "Traceback" not in err
+
+
+def test_ctrl_c_in_train_says_where_it_stopped_and_exits_130(tmp_path, monkeypatch, capsys):
+    from keras_vcd import training
+
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(training, "train", interrupted)
+    code = cli.main(["train", "vcd_mnist", "--output-dir", str(tmp_path), "--quiet"])
+    assert code == 130
+    err = capsys.readouterr().err
+    assert "iteration 0" in err and "same command resumes" in err
+
+
+def test_every_flag_has_help_and_defaults_shown():
+    parser = cli.build_parser()
+    subparsers = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    for name, sub in subparsers.choices.items():
+        for action in sub._actions:
+            assert action.help, f"keras-vcd {name} {action.option_strings or action.dest}"
+        assert "(default:" in sub.format_help() or name == "zoo"
+
+
+def test_a_user_error_in_a_real_process_has_no_traceback():
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-m", "keras_vcd", "zoo", "show"],
+                            capture_output=True, text=True, timeout=300)
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert "zoo show needs name" in result.stderr

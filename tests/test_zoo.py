@@ -77,3 +77,36 @@ def test_unknown_preset_lists_the_names():
 def test_overrides_apply():
     model = kv.zoo.load("vae_mnist", load_weights=False, seed=5)
     assert model.seed == 5 and model.objective == "elbo"
+
+
+def test_a_longer_chain_on_a_pretrained_model_keeps_its_weights():
+    pretrained = zoo.load("vcd_mnist")
+    longer = zoo.load("vcd_mnist", refiner=kv.HMCRefine(num_steps=30))
+    assert longer.refiner.num_steps == 30
+    assert float(longer.refiner.step_size.numpy()) == float(pretrained.refiner.step_size.numpy())
+    z = np.zeros((2, 10), "float32")
+    np.testing.assert_array_equal(longer.decode(z), pretrained.decode(z))
+
+
+def test_an_architecture_override_with_weights_is_refused_by_name():
+    with pytest.raises(ValueError, match=r"\['decoder'\].*load_weights=False"):
+        zoo.load("vcd_mnist", decoder=kv.BernoulliDecoder(784, hidden_units=(50,)))
+    fresh = zoo.load("vcd_mnist", load_weights=False,
+                     decoder=kv.BernoulliDecoder(784, hidden_units=(50,)))
+    assert fresh.decoder.hidden_units == (50,)
+
+
+def test_a_broken_config_names_the_file(tmp_path):
+    shutil.copytree(zoo.resolve("vcd_mnist"), tmp_path / "broken")
+    (tmp_path / "broken" / "config.json").write_text('{"model": ')
+    with pytest.raises(ValueError, match=r"broken/config.json is not valid JSON"):
+        zoo.load(tmp_path / "broken")
+
+
+def test_a_truncated_keras_file_is_named_as_such(tmp_path):
+    model = zoo.load("vcd_mnist", load_weights=False)
+    model.save(tmp_path / "m.keras")
+    data = (tmp_path / "m.keras").read_bytes()
+    (tmp_path / "cut.keras").write_bytes(data[: len(data) // 2])
+    with pytest.raises(ValueError, match="cut.keras is not a .keras archive.*truncated"):
+        zoo.load_model(tmp_path / "cut.keras")
