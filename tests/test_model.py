@@ -237,3 +237,14 @@ def test_duplicate_indices_in_arrays_are_refused(data):
     model.compile()
     with pytest.raises(ValueError, match="index 0 64 times"):
         model.fit({"x": data[:64], "index": np.zeros(64, "int64")}, epochs=1, verbose=0)
+
+
+def test_evaluate_returns_one_named_float_per_metric(data):
+    model = tiny_model()
+    model.compile()
+    model.fit(data, batch_size=64, epochs=1, verbose=0)
+    values = model.evaluate(data, verbose=0)
+    assert len(values) == len(model.metrics_names) and "hmc_step_size" in model.metrics_names
+    assert all(isinstance(v, float) for v in values)
+    named = model.evaluate(data, verbose=0, return_dict=True)
+    assert named["hmc_step_size"] == pytest.approx(float(model.refiner.step_size.numpy()))

@@ -10,6 +10,7 @@ from keras_vcd import mcmc, optimizers, validation
 from keras_vcd.layers import Decoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import objectives
 from keras_vcd.models.control_variates import make_control_variate
+from keras_vcd.models.metrics import LastValue
 from keras_vcd.distribute import keras_workarounds
 from keras_vcd.distribute.replicas import all_replicas_true, replica_id
 
@@ -100,6 +101,7 @@ class VCDModel(keras.Model):
         self._trackers = [keras.metrics.Mean(name="loss"), keras.metrics.Mean(name="elbo")]
         if objective != "elbo":
             self._trackers += [keras.metrics.Mean(name=n) for n in _HMC_METRICS]
+            self._trackers.append(LastValue(name="hmc_step_size"))
         self.event_shape = decoder.event_shape
         self.input_dim = decoder.output_dim
         self.latent_dim = encoder.latent_dim
@@ -290,13 +292,11 @@ class VCDModel(keras.Model):
                 log_lik_qt=tf.reduce_mean(terms.log_joint_zt),
                 stoch_vcd=tf.reduce_mean(objectives.stochastic_vcd(terms)),
                 hmc_accept_rate=info["accept_rate"],
+                hmc_step_size=self.refiner.step_size,
             )
         for tracker in self._trackers:
             tracker.update_state(values[tracker.name])
-        logs = {tracker.name: tracker.result() for tracker in self._trackers}
-        if info is not None:
-            logs["hmc_step_size"] = tf.convert_to_tensor(self.refiner.step_size)
-        return logs
+        return {tracker.name: tracker.result() for tracker in self._trackers}
 
     def _check_index(self, index):
         if self.control_variate_kind == "local" and self.objective == "vcd" and index is None:
