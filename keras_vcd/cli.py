@@ -109,10 +109,17 @@ def cmd_train(args):
 
     recipe, name = _recipe(args.preset)
     output_dir = pathlib.Path(args.output_dir or pathlib.Path("runs") / name)
+    data = None
+    if args.data:
+        if args.export:
+            raise ValueError("--export measures the recipe's own test set; it cannot follow "
+                             "training on --data. Export with `keras-vcd zoo export` instead.")
+        data = ({"train": _user_data(args.data), "valid": None, "test": None},
+                {"source": f"file {args.data}"})
     try:
         with distribute.get_strategy(args.strategy).scope():
             model, summary = training.train(
-                recipe, output_dir, iterations=args.iterations,
+                recipe, output_dir, iterations=args.iterations, data=data,
                 verbose=_verbose(args) and 2, init_from=args.init_from,
             )
     except KeyboardInterrupt:
@@ -327,6 +334,8 @@ def build_parser():
                        help="distribution strategy: auto, ipu, mirrored, multi_worker, default")
     train.add_argument("--init-from", help="a preset (e.g. an unfinished zoo entry) to continue "
                        "from when the output folder holds no checkpoint")
+    train.add_argument("--data", help="train on your own data instead of the recipe's: a "
+                       ".npy file, or a .npz file with one array (or one named 'x')")
     train.add_argument("--export", help="after training, evaluate and write a preset folder here")
     export_sizes(train)
     train.set_defaults(func=cmd_train)

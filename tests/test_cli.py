@@ -165,3 +165,19 @@ def test_a_user_error_in_a_real_process_has_no_traceback():
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 2 and "Traceback" not in result.stderr
     assert "zoo show needs name" in result.stderr
+
+
+def test_train_on_own_data(tmp_path, capsys):
+    from helpers import prototype_data
+
+    model = tiny_model(input_dim=20)
+    model.compile(jit_compile=False)
+    model.build()
+    zoo.save_to_preset(model, tmp_path / "recipe", training={
+        "dataset": "binarized_mnist", "batch_size": 64, "iterations": 16})
+    np.save(tmp_path / "mine.npy", prototype_data(128))
+    code = cli.main(["train", str(tmp_path / "recipe" / "config.json"), "--data",
+                     str(tmp_path / "mine.npy"), "--output-dir", str(tmp_path / "run"),
+                     "--json"])
+    assert code == 0, capsys.readouterr().err
+    assert json.loads(capsys.readouterr().out.splitlines()[-1])["iterations"] == 16

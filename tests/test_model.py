@@ -248,3 +248,14 @@ def test_evaluate_returns_one_named_float_per_metric(data):
     assert all(isinstance(v, float) for v in values)
     named = model.evaluate(data, verbose=0, return_dict=True)
     assert named["hmc_step_size"] == pytest.approx(float(model.refiner.step_size.numpy()))
+
+
+def test_summary_counts_every_groups_optimizer(data):
+    model = tiny_model()
+    model.compile()
+    model.fit(data, batch_size=64, epochs=1, verbose=0)
+    lines = []
+    model.summary(print_fn=lambda line, *args, **kwargs: lines.append(line))
+    expected = sum(int(np.prod(v.shape)) for optimizer, _ in model._parameter_groups().values()
+                   for v in optimizer.variables)
+    assert f"Optimizer params, all three groups: {expected:,}" in lines[-1]

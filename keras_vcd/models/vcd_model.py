@@ -217,6 +217,21 @@ class VCDModel(keras.Model):
     def compile_from_config(self, config):
         self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
 
+    def summary(self, *args, **kwargs):
+        """`keras.Model.summary`, plus the parameters of all three groups' optimizers.
+
+        Keras knows one optimizer per model (`model.optimizer`, here the decoder's),
+        so its "Optimizer params" line counts that one only.
+        """
+        super().summary(*args, **kwargs)
+        if getattr(self, "decoder_optimizer", None) is None:
+            return
+        counts = {group: sum(int(np.prod(v.shape)) for v in optimizer.variables)
+                  for group, (optimizer, _) in self._parameter_groups().items()}
+        print_fn = kwargs.get("print_fn") or print
+        print_fn(f" Optimizer params, all three groups: {sum(counts.values()):,} ("
+                 + ", ".join(f"{group} {count:,}" for group, count in counts.items()) + ")")
+
     @property
     def metrics(self):
         return list(self._trackers)
