@@ -308,6 +308,16 @@ def build_parser():
         return sub.add_parser(name, parents=[common], help=help, description=help,
                               formatter_class=argparse.ArgumentDefaultsHelpFormatter)
 
+    def one_model(p):
+        p.add_argument("model", nargs="?", default=DEFAULT_PRESET,
+                       help="preset name, preset folder, .keras file or PRESET@WEIGHTS_FILE")
+
+    def estimator(p, method):
+        p.add_argument("--method", default=method, choices=("iwae", "hmc_is"),
+                       help="the estimator")
+        p.add_argument("--num-samples", type=positive_int, default=1000,
+                       help="importance samples S per example")
+
     def with_data(p):
         p.add_argument("--dataset", choices=datasets.NAMES, help="test data set (default: "
                        "the one the preset was trained on; binarized_mnist for a .keras file)")
@@ -341,12 +351,8 @@ def build_parser():
     train.set_defaults(func=cmd_train)
 
     evaluate = command("evaluate", "importance-sampled test log-likelihood")
-    evaluate.add_argument("model", nargs="?", default=DEFAULT_PRESET,
-                          help="preset name, preset folder, .keras file or PRESET@WEIGHTS_FILE")
-    evaluate.add_argument("--method", default="iwae", choices=("iwae", "hmc_is"),
-                          help="the estimator")
-    evaluate.add_argument("--num-samples", type=positive_int, default=1000,
-                          help="importance samples S per example")
+    one_model(evaluate)
+    estimator(evaluate, "iwae")
     evaluate.add_argument("--output", help="also write the result as JSON here")
     evaluate.add_argument("--plots", help="also write the pictures to this folder")
     with_data(evaluate)
@@ -356,17 +362,13 @@ def build_parser():
                       "standard errors")
     compare.add_argument("models", nargs="+", help="preset names, preset folders, .keras "
                          "files or PRESET@WEIGHTS_FILE; the first is the reference")
-    compare.add_argument("--method", default="hmc_is", choices=("iwae", "hmc_is"),
-                         help="the estimator")
-    compare.add_argument("--num-samples", type=positive_int, default=1000,
-                         help="importance samples S per example")
+    estimator(compare, "hmc_is")
     compare.add_argument("--output", help="also write the rows as JSON here")
     with_data(compare)
     compare.set_defaults(func=cmd_compare)
 
     sample = command("sample", "pictures: samples, reconstructions, traversal")
-    sample.add_argument("model", nargs="?", default=DEFAULT_PRESET,
-                        help="preset name, preset folder, .keras file or PRESET@WEIGHTS_FILE")
+    one_model(sample)
     sample.add_argument("--output-dir", default="keras_vcd_pictures",
                         help="where the pictures go")
     with_data(sample)
