@@ -181,3 +181,21 @@ def test_a_continuous_log_density_can_be_positive_and_tf_data_is_accepted():
     values = kv.evaluation.log_likelihood(model, dataset, "iwae", num_samples=20, verbose=0)
     np.testing.assert_allclose(values, exact, atol=2e-3)
     assert (exact > 0).any()  # a density, not a probability
+
+
+def test_the_exact_marginal_by_woodbury_equals_scipys():
+    model, x, exact = _gaussian_mf_with_exact_posterior()
+    # The model holds W in float32 and the reference builds it in float64: they agree
+    # to about 1e-7 relative; the learned-scale case below reads the same weights back.
+    np.testing.assert_allclose(kv.evaluation.exact_log_likelihood(model, x), exact, rtol=1e-6)
+    learned = kv.VCDModel(kv.GaussianEncoder(2, ()),
+                          kv.GaussianDecoder(output_dim=D, hidden_units=(), scale="learned"))
+    learned.build()
+    decoder = _randomised(learned.decoder)
+    w, b, s = kv.evaluation.exact.linear_gaussian_parameters(decoder)
+    covariance = w @ w.T + np.diag(s**2)
+    np.testing.assert_allclose(kv.evaluation.exact_log_likelihood(learned, x),
+                               scipy.stats.multivariate_normal(b, covariance).logpdf(x),
+                               rtol=1e-9)
+    with pytest.raises(ValueError, match="linear Gaussian model"):
+        kv.evaluation.exact_log_likelihood(kv.zoo.load("vcd_mnist", load_weights=False), x)

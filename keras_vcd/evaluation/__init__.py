@@ -4,11 +4,13 @@
 - `summary`: mean and standard error of per-example estimates; a timed measurement.
 - `comparison`: several models on the same examples, with paired standard errors.
 - `diagnostics`: the variance of the VCD encoder gradient under each control variate.
+- `exact`: log p(x) of a linear Gaussian model in closed form, the estimators' check.
 """
 
 from keras_vcd.evaluation import comparison, diagnostics  # noqa: F401
 from keras_vcd.evaluation.comparison import compare
 from keras_vcd.evaluation.estimators import METHODS, StreamingLogSumExp, log_likelihood
+from keras_vcd.evaluation.exact import exact_log_likelihood
 from keras_vcd.evaluation.summary import mean_and_stderr, measure_log_likelihood
 
 __all__ = [
@@ -17,6 +19,7 @@ __all__ = [
     "compare",
     "comparison",
     "diagnostics",
+    "exact_log_likelihood",
     "log_likelihood",
     "mean_and_stderr",
     "measure_log_likelihood",
