@@ -19,7 +19,8 @@ def _softplus(v):
 
 def _randomised(decoder, seed=0):
     """The decoder built, with random weights (biases included) drawn from `seed`."""
-    decoder.build((None, LATENT))
+    if not decoder.built:
+        decoder.build((None, LATENT))
     rng = np.random.default_rng(seed)
     for variable in decoder.trainable_variables:
         variable.assign(rng.normal(0.0, 0.7, variable.shape).astype("float32"))
@@ -188,7 +189,7 @@ def test_the_exact_marginal_by_woodbury_equals_scipys():
     # The model holds W in float32 and the reference builds it in float64: they agree
     # to about 1e-7 relative; the learned-scale case below reads the same weights back.
     np.testing.assert_allclose(kv.evaluation.exact_log_likelihood(model, x), exact, rtol=1e-6)
-    learned = kv.VCDModel(kv.GaussianEncoder(2, ()),
+    learned = kv.VCDModel(kv.GaussianEncoder(LATENT, ()),
                           kv.GaussianDecoder(output_dim=D, hidden_units=(), scale="learned"))
     learned.build()
     decoder = _randomised(learned.decoder)
