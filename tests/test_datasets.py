@@ -225,7 +225,14 @@ def test_fashion_mnist_from_debian(tmp_path):
     assert x_train.shape == (60000, 784) and x_test.shape == (10000, 784)
     assert x_train.dtype == np.float32 and set(np.unique(x_test)) == {0.0, 1.0}
     assert info["origin"] == fashion_mnist.DEBIAN_DIR
-    assert info["sha256"] == fashion_mnist._ARRAYS_SHA256
+    assert info["sha256"] == fashion_mnist._BINARY.arrays_sha256
+    (counts, _), counts_info = fashion_mnist.load_data(
+        kind="counts", cache_dir=tmp_path, verbose=0, return_info=True)
+    grey, _ = fashion_mnist.load_data(kind="grayscale", cache_dir=tmp_path, verbose=0)
+    assert counts.max() == 255 and (counts == np.rint(counts)).all()
+    np.testing.assert_allclose(grey * 255, counts, atol=1e-4)
+    np.testing.assert_array_equal(x_train, (counts / 255 > 0.5))  # the same images
+    assert counts_info["sha256"] == fashion_mnist._COUNTS.arrays_sha256
 
 
 def _idx(images):
@@ -255,7 +262,8 @@ def small_idx(tmp_path, monkeypatch):
         "x_test": ("t10k-images-idx3-ubyte", _sha256(_idx(images["x_test"]))),
     })  # fmt: skip
     monkeypatch.setattr(fashion_mnist, "_SHAPES", {split: x.shape for split, x in expected.items()})
-    monkeypatch.setattr(fashion_mnist, "_ARRAYS_SHA256", _sources.arrays_sha256(expected.values()))
+    monkeypatch.setattr(fashion_mnist._BINARY, "arrays_sha256",
+                        _sources.arrays_sha256(expected.values()))
     return data_dir, expected
 
 

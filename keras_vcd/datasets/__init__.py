@@ -31,7 +31,7 @@ __all__ = [
 
 #: The names `load` accepts.
 NAMES = ("binarized_mnist", "fashion_mnist", "mnist_grayscale", "mnist_grayscale_centered",
-         "mnist_counts")
+         "mnist_counts", "fashion_mnist_grayscale", "fashion_mnist_counts")
 
 
 def load(name, **kwargs):
@@ -52,12 +52,15 @@ def load(name, **kwargs):
     >>> datasets.load("cifar10")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', 'fashion_mnist', 'mnist_grayscale', 'mnist_grayscale_centered', 'mnist_counts').
+    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', 'fashion_mnist', 'mnist_grayscale', 'mnist_grayscale_centered', 'mnist_counts', 'fashion_mnist_grayscale', 'fashion_mnist_counts').
     """
+    if name not in NAMES:
+        raise ValueError(f"Unknown data set {name!r}; expected one of {NAMES}.")
     if name == "binarized_mnist":
         (train, valid, test), info = binarized_mnist.load_data(return_info=True, **kwargs)
-    elif name == "fashion_mnist":
-        (train, test), info = fashion_mnist.load_data(return_info=True, **kwargs)
+    elif name.startswith("fashion_mnist"):
+        kind = name.replace("fashion_mnist", "").lstrip("_") or "binary"
+        (train, test), info = fashion_mnist.load_data(kind=kind, return_info=True, **kwargs)
         valid = None
     elif name in ("mnist_grayscale", "mnist_counts"):
         kind = name.split("_", 1)[1]
@@ -70,8 +73,6 @@ def load(name, **kwargs):
         mean = train.mean(axis=0, dtype="float64").astype("float32")
         train, valid, test = train - mean, valid - mean, test - mean
         info = dict(info, dataset=name)
-    else:
-        raise ValueError(f"Unknown data set {name!r}; expected one of {NAMES}.")
     return {"train": train, "valid": valid, "test": test}, info
 
 

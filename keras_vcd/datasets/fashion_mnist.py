@@ -1,4 +1,5 @@
-"""Fashion-MNIST (Xiao et al., 2017), binarised at 0.5 as in the VCD paper."""
+"""Fashion-MNIST (Xiao et al., 2017): binarised at 0.5 as in the VCD paper, or as
+grey levels in [0, 1] or pixel counts 0..255 (`kind=`)."""
 
 import functools
 import gzip
@@ -35,9 +36,26 @@ _URLS = (
     "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
     "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
 )
-# The sha256 of the binarised arrays (uint8, x_train then x_test).
-_ARRAYS_SHA256 = "dd935582f3737c9114704607c8218baa087eebbd3c818151ac56ec2ea62a93bb"
-_CACHE_NAME = f"{SOURCE}.npz"
+#: The kinds `load_data` returns, and the source each is cached as.
+KINDS = ("binary", "grayscale", "counts")
+COUNTS_SOURCE = "fashion_mnist_counts"
+
+
+class _Variant:
+    """What is cached from the IDX files: its source name, file, sha256 and pixels."""
+
+    def __init__(self, source, arrays_sha256, from_counts, max_value):
+        self.source, self.arrays_sha256 = source, arrays_sha256
+        self.from_counts, self.max_value = from_counts, max_value
+        self.cache_name = f"{source}.npz"
+
+
+# The sha256 of the cached uint8 arrays, x_train then x_test.
+_BINARY = _Variant(SOURCE, "dd935582f3737c9114704607c8218baa087eebbd3c818151ac56ec2ea62a93bb",
+                   lambda counts: (counts.astype(np.float32) / 255 > 0.5).astype(np.uint8), 1)
+_COUNTS = _Variant(COUNTS_SOURCE,
+                   "0fbbfcb392782b3b702472ead3688778e1509e8cf40f5c24d9d3303618b193ab",
+                   lambda counts: counts, 255)
 
 _HOW_TO = (
     "To supply the data by hand: on Debian or Ubuntu, `apt-get install dataset-fashion-mnist` "
@@ -47,10 +65,12 @@ _HOW_TO = (
 )
 
 
-def load_data(data_dir=None, *, cache_dir=None, verbose=1, return_info=False):
-    """Loads Fashion-MNIST images binarised at 0.5: 60,000 train, 10,000 test.
+def load_data(data_dir=None, *, kind="binary", cache_dir=None, verbose=1, return_info=False):
+    """Loads Fashion-MNIST: 60,000 train, 10,000 test images.
 
-    Pixels are `pixel / 255 > 0.5`, as in the VCD paper. Only the image files
+    With `kind="binary"` (the default) pixels are `pixel / 255 > 0.5`, as in the VCD
+    paper; `kind="grayscale"` gives `pixel / 255` and `kind="counts"` the raw
+    integers 0..255 (both as float32, cached as the counts). Only the image files
     are read (`train-images-idx3-ubyte` and `t10k-images-idx3-ubyte`, gzipped
     or not); their uncompressed sha256 is checked. Sources, in order:
 
@@ -64,6 +84,7 @@ def load_data(data_dir=None, *, cache_dir=None, verbose=1, return_info=False):
 
     Args:
         data_dir: a local directory searched first, or None.
+        kind: "binary", "grayscale" or "counts".
         cache_dir: where the binarised arrays are cached; None for the default.
         verbose: 0 for silence, 1 for progress bars while downloading.
         return_info: also return a dict: "dataset" ("fashion_mnist"), "source"
@@ -87,46 +108,55 @@ def load_data(data_dir=None, *, cache_dir=None, verbose=1, return_info=False):
         x_train, x_test = fashion_mnist.load_data(verbose=0)
         x_train.shape, x_test.shape  # ((60000, 784), (10000, 784))
     """
+    if kind not in KINDS:
+        raise ValueError(f"Unknown kind {kind!r}; expected one of {KINDS}.")
+    variant = _BINARY if kind == "binary" else _COUNTS
     cache = _sources.cache_dir(cache_dir)
     attempts = [
-        (f"local directory {directory}", functools.partial(_from_local_dir, directory, cache))
+        (f"local directory {directory}",
+         functools.partial(_from_local_dir, directory, cache, variant))
         for directory in _sources.local_dirs(data_dir)
     ]
     attempts += [
-        (f"cache {cache / _CACHE_NAME}", functools.partial(_load_cached, cache / _CACHE_NAME)),
+        (f"cache {cache / variant.cache_name}",
+         functools.partial(_load_cached, cache / variant.cache_name, variant)),
         (
             f"Debian package dataset-fashion-mnist in {DEBIAN_DIR}",
-            functools.partial(_from_idx_dir, DEBIAN_DIR, cache),
+            functools.partial(_from_idx_dir, DEBIAN_DIR, cache, variant),
         ),
     ]
     attempts += [
-        (f"download from {url}", functools.partial(_from_download, url, cache, verbose))
+        (f"download from {url}", functools.partial(_from_download, url, cache, variant, verbose))
         for url in _URLS
     ]
     arrays, info = _sources.first_available(attempts, "fashion_mnist", _HOW_TO)
-    x = tuple(arrays[name].astype("float32") for name in SPLITS)
+    scale = 1.0 / 255.0 if kind == "grayscale" else 1.0
+    x = tuple((arrays[name] * np.float32(scale)).astype("float32") for name in SPLITS)
+    if kind != "binary":
+        info = dict(info, dataset=f"fashion_mnist_{kind}")
     return (x, info) if return_info else x
 
 
-def _load_cached(path):
-    return _sources.load_cache(path, SPLITS, SOURCE, _ARRAYS_SHA256)
+def _load_cached(path, variant):
+    return _sources.load_cache(path, SPLITS, variant.source, variant.arrays_sha256)
 
 
-def _from_local_dir(directory, cache):
-    if pathlib.Path(directory, _CACHE_NAME).is_file():
-        return _load_cached(pathlib.Path(directory, _CACHE_NAME))
-    return _from_idx_dir(directory, cache)
+def _from_local_dir(directory, cache, variant):
+    if pathlib.Path(directory, variant.cache_name).is_file():
+        return _load_cached(pathlib.Path(directory, variant.cache_name), variant)
+    return _from_idx_dir(directory, cache, variant)
 
 
-def _from_idx_dir(directory, cache, origin=None):
+def _from_idx_dir(directory, cache, variant, origin=None):
     arrays = {}
     for split, (filename, sha256) in _IDX_FILES.items():
         images = _parse_idx(_read_verified(pathlib.Path(directory), filename, sha256), filename)
-        pixels = images.reshape(len(images), -1).astype(np.float32)
-        arrays[split] = (pixels / 255 > 0.5).astype(np.uint8)
-    info = {"dataset": "fashion_mnist", "source": SOURCE, "origin": origin or str(directory)}
-    path = pathlib.Path(cache, _CACHE_NAME)
-    return _sources.finish(arrays, _SHAPES, info, path, _ARRAYS_SHA256)
+        arrays[split] = variant.from_counts(images.reshape(len(images), -1))
+    info = {"dataset": "fashion_mnist", "source": variant.source,
+            "origin": origin or str(directory)}
+    path = pathlib.Path(cache, variant.cache_name)
+    return _sources.finish(arrays, _SHAPES, info, path, variant.arrays_sha256,
+                           max_value=variant.max_value)
 
 
 def _read_verified(directory, filename, sha256):
@@ -173,8 +203,8 @@ def _parse_idx(data, what):
     return values.reshape(shape)
 
 
-def _from_download(url, cache, verbose):
+def _from_download(url, cache, variant, verbose):
     with tempfile.TemporaryDirectory() as tmp:
         for filename, _ in _IDX_FILES.values():
             _sources.download(f"{url}{filename}.gz", pathlib.Path(tmp, f"{filename}.gz"), verbose)
-        return _from_idx_dir(tmp, cache, origin=url)
+        return _from_idx_dir(tmp, cache, variant, origin=url)
