@@ -260,8 +260,9 @@ def model_card(name, metadata):
                 value = ", ".join(f"{k}={v}" for k, v in value.items() if k != "path")
             lines.append(f"| {key} | {value} |")
     for result in metadata.get("test_log_likelihood", []):
+        samples = f", S={result['num_samples']}" if "num_samples" in result else ""
         lines.append(
-            f"| test log p(x), {result['method']}, S={result['num_samples']}, "
+            f"| test log p(x), {result['method']}{samples}, "
             f"{result['num_examples']} examples | {result['mean']:.2f} ± {result['stderr']:.2f} |"
         )
     lines += ["", f"Weights sha256: `{metadata.get('weights_sha256')}`", ""]

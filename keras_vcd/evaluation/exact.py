@@ -8,7 +8,7 @@ C^-1 = S^-1 - S^-1 W M^-1 W^T S^-1 and log|C| = log|S| + log|M|, S = diag s^2.
 
 import numpy as np
 
-from keras_vcd.layers.gaussian_decoder import LEARNED, GaussianDecoder
+from keras_vcd.layers.gaussian_decoder import GaussianDecoder
 
 
 def linear_gaussian_parameters(decoder):

@@ -9,7 +9,9 @@ import keras
 
 from keras_vcd import datasets, distribute, zoo
 from keras_vcd.environment import machine_description
-from keras_vcd.evaluation import measure_log_likelihood
+from keras_vcd.evaluation import (
+    exact_log_likelihood, mean_and_stderr, measure_log_likelihood,
+)
 from keras_vcd.files import write_json
 from keras_vcd.recipes import load_recipe_data, model_from_recipe
 from keras_vcd.training.checkpointing import ResumableCheckpoint
@@ -172,6 +174,14 @@ def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("
     x_test = splits["test"][:num_test_examples] if num_test_examples else splits["test"]
     results = [measure_log_likelihood(model, x_test, method, s, verbose=verbose)
                for method, s in evaluations]
+    try:  # a linear Gaussian model: the truth the estimators are measured against
+        exact = exact_log_likelihood(model, x_test)
+    except ValueError:
+        exact = None
+    if exact is not None:
+        mean, stderr = mean_and_stderr(exact)
+        results.append({"method": "exact", "num_examples": len(x_test), "mean": mean,
+                        "stderr": stderr})
     # A cheap, fixed measurement that tests repeat to check the shipped weights.
     check = measure_log_likelihood(model, splits["test"][:CHECK_EXAMPLES], "iwae",
                                    CHECK_SAMPLES, seed=0, verbose=0)
