@@ -38,7 +38,7 @@ def _recipe(preset_or_config):
 
     path = pathlib.Path(preset_or_config)
     if path.is_file():
-        return json.loads(path.read_text()), path.stem
+        return zoo.read_json(path.parent, path.name), path.stem
     directory = zoo.resolve(preset_or_config)
     return zoo.read_json(directory, zoo.CONFIG_FILE), directory.name
 

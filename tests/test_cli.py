@@ -181,3 +181,11 @@ def test_train_on_own_data(tmp_path, capsys):
                      "--json"])
     assert code == 0, capsys.readouterr().err
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["iterations"] == 16
+
+
+def test_a_broken_recipe_file_is_named(tmp_path, capsys):
+    recipe = tmp_path / "recipe.json"
+    recipe.write_text("{not json")
+    assert cli.main(["train", str(recipe), "--output-dir", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert "recipe.json is not valid JSON" in err and "Traceback" not in err
