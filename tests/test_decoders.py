@@ -117,6 +117,9 @@ def test_numpy_ints_and_a_single_hidden_layer_are_accepted():
     decoder = kv.BernoulliDecoder(output_dim=np.int32(9), hidden_units=np.int64(16))
     assert (encoder.latent_dim, encoder.hidden_units) == (4, (200,))
     assert (decoder.event_shape, decoder.hidden_units) == ((9,), (16,))
+    hmc = kv.HMCRefine(num_steps=np.int64(3), num_leapfrog_steps=np.int32(2))
+    assert (hmc.num_steps, hmc.num_leapfrog_steps) == (3, 2)
+    assert type(hmc.get_config()["num_steps"]) is int  # JSON-serialisable
 
 
 def test_a_network_with_the_wrong_output_shape_is_named():

@@ -1,9 +1,11 @@
 """Refines samples by HMC targeting any batched log density."""
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_vcd import mcmc
+from keras_vcd.layers.mlp import check_positive_int
 from keras_vcd.distribute.replicas import cross_replica_mean, in_multi_replica_context
 
 
@@ -56,12 +58,10 @@ class HMCRefine(keras.layers.Layer):
                  adaptation_rate=0.01, initial_step_size=None, seed=None,
                  step_size_bounds=(1e-5, 10.0), **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(num_steps, int) or num_steps < 0:
+        if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) \
+                or num_steps < 0:
             raise ValueError(f"num_steps must be an int >= 0, received {num_steps!r}.")
-        if not isinstance(num_leapfrog_steps, int) or num_leapfrog_steps < 1:
-            raise ValueError(
-                f"num_leapfrog_steps must be an int >= 1, received {num_leapfrog_steps!r}."
-            )
+        num_leapfrog_steps = check_positive_int(num_leapfrog_steps, "num_leapfrog_steps")
         if not 0.0 < target_accept_rate < 1.0:
             raise ValueError(
                 f"target_accept_rate must be in (0, 1), received {target_accept_rate!r}."
@@ -81,7 +81,7 @@ class HMCRefine(keras.layers.Layer):
                 f"{step_size_bounds!r}."
             )
         self.step_size_bounds = (float(low), float(high))
-        self.num_steps = num_steps
+        self.num_steps = int(num_steps)
         self.num_leapfrog_steps = num_leapfrog_steps
         self.target_accept_rate = float(target_accept_rate)
         self.adaptation_rate = float(adaptation_rate)
