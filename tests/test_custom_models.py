@@ -74,7 +74,8 @@ def test_a_conv_model_on_images_learns_and_round_trips(tmp_path):
     zoo.save_to_preset(model, tmp_path / "preset", training={"dataset": "none"})
     from_preset = kv.zoo.load(tmp_path / "preset")
     np.testing.assert_array_equal(from_preset.decode(z), model.decode(z))
-    np.testing.assert_array_equal(from_preset.encode(held_out[:4])[0], model.encode(held_out[:4])[0])
+    np.testing.assert_array_equal(from_preset.encode(held_out[:4])[0],
+                                  model.encode(held_out[:4])[0])
 
 
 def test_a_decoder_subclass_written_here_trains():
@@ -96,7 +97,8 @@ def test_a_decoder_subclass_written_here_trains():
 
     rng = np.random.default_rng(0)
     x = (rng.normal(size=(256, 1)) * 3 + rng.laplace(size=(256, 5))).astype("float32")
-    model = kv.VCDModel(kv.GaussianEncoder(1, (16,)), LaplaceDecoder(output_dim=5, hidden_units=(16,)),
+    model = kv.VCDModel(kv.GaussianEncoder(1, (16,)),
+                        LaplaceDecoder(output_dim=5, hidden_units=(16,)),
                         kv.HMCRefine(num_steps=2, num_leapfrog_steps=3), seed=0)
     model.compile(optimizer=keras.optimizers.Adam(0.01))
     model.build()

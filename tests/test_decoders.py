@@ -80,7 +80,8 @@ def test_sample_moments_agree_with_the_mean(index):
     (kv.PoissonDecoder(output_dim=3), [[1.0, -2.0, 3.0]], r"-2\.0 at \(0, 1\)"),
     (kv.GaussianDecoder(output_dim=3, scale=1.0), [[1.0, np.nan, 3.0]], r"non-finite value nan"),
     (kv.GaussianDecoder(output_dim=3, scale=1.0), [[1.0, 2.0]], r"2 features.*expects 3"),
-    (kv.BernoulliDecoder(output_shape=(2, 2, 1)), np.zeros((4, 4)), r"shape \(num_examples, 2, 2, 1\)"),
+    (kv.BernoulliDecoder(output_shape=(2, 2, 1)), np.zeros((4, 4)),
+     r"shape \(num_examples, 2, 2, 1\)"),
     (kv.BernoulliDecoder(output_dim=2), [[0.0, 1.5]], r"1\.5 at \(0, 1\).*\[0, 1\]"),
 ])
 def test_check_data_names_the_bad_value_and_the_support(decoder, bad, match):

@@ -147,7 +147,7 @@ def test_random_numbers_are_standard():
 
 
 @pytest.mark.parametrize("target, received", [
-    (lambda z: -0.5 * tf.reduce_sum(z**2), r"\(\)"),                            # summed over the batch
+    (lambda z: -0.5 * tf.reduce_sum(z**2), r"\(\)"),  # summed over the batch
     (lambda z: -0.5 * tf.reduce_sum(z**2, axis=-1, keepdims=True), r"\(4, 1\)"),  # a column
 ])
 def test_a_target_without_one_log_density_per_chain_is_named(target, received):

@@ -52,7 +52,7 @@ def load(name, **kwargs):
     >>> datasets.load("cifar10")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', 'fashion_mnist', 'mnist_grayscale', 'mnist_grayscale_centered', 'mnist_counts', 'fashion_mnist_grayscale', 'fashion_mnist_counts').
+    ValueError: Unknown data set 'cifar10'; expected one of ('binarized_mnist', ...).
     """
     if name not in NAMES:
         raise ValueError(f"Unknown data set {name!r}; expected one of {NAMES}.")

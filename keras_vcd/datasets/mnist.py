@@ -81,7 +81,7 @@ def load_data(kind="grayscale", data_dir=None, *, cache_dir=None, verbose=1,
     >>> mnist.load_data(kind="binary")
     Traceback (most recent call last):
     ...
-    ValueError: Unknown kind 'binary'; expected one of ('grayscale', 'counts') (binarised MNIST is keras_vcd.datasets.binarized_mnist).
+    ValueError: Unknown kind 'binary'; expected one of ('grayscale', 'counts') (binarised ...).
     """
     if kind not in KINDS:
         raise ValueError(

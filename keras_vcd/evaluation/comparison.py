@@ -25,7 +25,8 @@ def compare(models, x, method="hmc_is", num_samples=1000, seed=0, verbose=1):
 
     Returns:
         A list with one dict per model: `name`, `iterations` (training iterations the
-        model has had, None if it was never compiled), `mean` and `stderr` of its estimates, and `difference` and
+        model has had, None if it was never compiled), `mean` and `stderr` of its
+        estimates, and `difference` and
         `difference_stderr`: the mean of (this model's estimate - the reference's) over
         the examples and its paired standard error (zero for the reference).
 

@@ -196,7 +196,8 @@ class VCDModel(keras.Model):
         self.encoder_std_optimizer = groups["encoder_std"]
         super().compile(
             optimizer=self.decoder_optimizer,
-            **keras_workarounds.distributed_execution(self.distribute_strategy, steps_per_execution, jit_compile),
+            **keras_workarounds.distributed_execution(
+                self.distribute_strategy, steps_per_execution, jit_compile),
             run_eagerly=run_eagerly,
         )
         self._vcd_compile_config = {
@@ -348,7 +349,8 @@ class VCDModel(keras.Model):
             start += len(variables)
         if self.control_variate is not None:
             self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
-        return keras_workarounds.reducible_logs(self._update_metrics(terms, losses, info, batch_size))
+        logs = self._update_metrics(terms, losses, info, batch_size)
+        return keras_workarounds.reducible_logs(logs)
 
     def test_step(self, data):
         x, _ = split_inputs(data)
@@ -358,7 +360,8 @@ class VCDModel(keras.Model):
         # Validation examples have no training-set index: local control variates
         # report with their mean.
         losses = self._objective_losses(terms, None, batch_size)
-        return keras_workarounds.reducible_logs(self._update_metrics(terms, losses, info, batch_size))
+        logs = self._update_metrics(terms, losses, info, batch_size)
+        return keras_workarounds.reducible_logs(logs)
 
     def call(self, inputs, training=False):
         """The decoder's outputs (e.g. Bernoulli logits) at the encoder mean of `x`."""
