@@ -97,7 +97,8 @@ class GaussianEncoder(keras.layers.Layer):
             x = ops.reshape(x, (-1, math.prod(x.shape[1:])))
         mean, raw_std = self.mean_network(x), self.std_network(x)
         for name, value in (("mean_network", mean), ("std_network", raw_std)):
-            if tuple(value.shape[1:]) != (self.latent_dim,):
+            shape = tuple(value.shape[1:])
+            if None not in shape and shape != (self.latent_dim,):
                 raise ValueError(
                     f"{name} returned shape {tuple(value.shape)}; expected (batch, "
                     f"{self.latent_dim}), one value per latent dimension."
