@@ -121,7 +121,7 @@ class Decoder(keras.layers.Layer):
         if self.hidden_units is not None:  # the MLP's outputs are flat
             return ops.reshape(outputs, (-1, *self.event_shape))
         shape = tuple(outputs.shape[1:])
-        if None not in shape and shape != self.event_shape:  # a dim unknown until run time: not here
+        if None not in shape and shape != self.event_shape:  # unknown dims: checked at run time
             raise ValueError(
                 f"The decoder's network returned shape {tuple(outputs.shape)}, but the "
                 f"event shape is {self.event_shape}: its outputs must have shape "
