@@ -65,12 +65,8 @@ class ValidationLogLikelihood(keras.callbacks.Callback):
         self.x = np.asarray(x)
         if self.x.ndim == 0 or len(self.x) == 0:
             raise ValueError(f"x must hold at least one example; received shape {self.x.shape}.")
-        self.num_samples = int(num_samples)
-        self.method = method
-        self.seed = int(seed)
-        self.batch_size = int(batch_size)
-        self.name = name
-        self.estimator_kwargs = estimator_kwargs
+        self.num_samples, self.method, self.seed = int(num_samples), method, int(seed)
+        self.batch_size, self.name, self.estimator_kwargs = int(batch_size), name, estimator_kwargs
 
     def set_model(self, model):
         super().set_model(model)
