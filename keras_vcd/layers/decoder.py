@@ -7,7 +7,9 @@ import numpy as np
 from keras import ops
 
 from keras_vcd import validation
-from keras_vcd.layers.mlp import check_hidden_units, check_positive_int, make_mlp
+from keras_vcd.layers.mlp import (
+    check_hidden_units, check_positive_int, deserialize_networks, make_mlp,
+)
 
 DEFAULT_HIDDEN_UNITS = (200, 200)
 
@@ -212,7 +214,4 @@ class Decoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        if config.get("network") is not None:
-            config["network"] = keras.saving.deserialize_keras_object(config["network"])
-        return cls(**config)
+        return cls(**deserialize_networks(config, ("network",)))

@@ -5,7 +5,9 @@ import math
 import keras
 from keras import ops
 
-from keras_vcd.layers.mlp import check_hidden_units, check_positive_int, make_mlp
+from keras_vcd.layers.mlp import (
+    check_hidden_units, check_positive_int, deserialize_networks, make_mlp,
+)
 
 DEFAULT_HIDDEN_UNITS = (200, 200)
 
@@ -127,8 +129,4 @@ class GaussianEncoder(keras.layers.Layer):
 
     @classmethod
     def from_config(cls, config):
-        config = dict(config)
-        for key in ("mean_network", "std_network"):
-            if config.get(key) is not None:
-                config[key] = keras.saving.deserialize_keras_object(config[key])
-        return cls(**config)
+        return cls(**deserialize_networks(config, ("mean_network", "std_network")))

@@ -28,6 +28,12 @@ def check_hidden_units(hidden_units):
     return tuple(int(u) for u in units)
 
 
+def deserialize_networks(config, keys):
+    """A copy of a layer config whose `keys` (serialised networks, or None) are layers again."""
+    return {key: keras.saving.deserialize_keras_object(value)
+            if key in keys and value is not None else value for key, value in config.items()}
+
+
 def make_mlp(hidden_units, output_units, activation, output_activation=None, name=None):
     """A `keras.Sequential` of Dense layers: `hidden_units` hidden, then `output_units`."""
     layers = [keras.layers.Dense(u, activation=activation) for u in hidden_units]
