@@ -111,6 +111,12 @@ class VCDModel(keras.Model):
             shape=(), initializer="zeros", dtype="int64", trainable=False,
             name="rng_counter", aggregation="only_first_replica",
         )
+        # Counts validation batches within one evaluation, which draws from a stream
+        # of its own, so that validating never moves the training stream.
+        self._validation_counter = self.add_weight(
+            shape=(), initializer="zeros", dtype="int64", trainable=False,
+            name="validation_counter", aggregation="only_first_replica",
+        )
 
     # ------------------------------------------------------------------ building
 
@@ -249,6 +255,18 @@ class VCDModel(keras.Model):
         self.rng_counter.assign_add(1)
         return seed
 
+    def _next_validation_seed(self):
+        """A seed per validation batch and replica, from the training position.
+
+        It reads `rng_counter` without moving it, so an evaluation between epochs
+        leaves later training steps unchanged, and the same evaluation at the same
+        point of training (in a resumed run too) draws the same noise.
+        """
+        seed = mcmc.fold_in(mcmc.fold_in([self.seed, 1], self.rng_counter),
+                            self._validation_counter)
+        self._validation_counter.assign_add(1)
+        return mcmc.fold_in(seed, replica_id())
+
     def forward(self, x, seed, training=False, tape=None):
         """One forward pass of the objective: encoder, reparameterised z0, HMC to z_T.
 
@@ -356,7 +374,7 @@ class VCDModel(keras.Model):
         x, _ = split_inputs(data)
         x = tf.cast(x, self.compute_dtype)
         batch_size = tf.shape(x)[0]
-        terms, info = self.forward(x, self._next_seed(), training=False)
+        terms, info = self.forward(x, self._next_validation_seed(), training=False)
         # Validation examples have no training-set index: local control variates
         # report with their mean.
         losses = self._objective_losses(terms, None, batch_size)
@@ -408,7 +426,31 @@ class VCDModel(keras.Model):
         """`keras.Model.evaluate` on unlabelled data, validated first."""
         x = self._prepare(x, "x")
         self._build_in_scope()
+        self._validation_counter.assign(0)
         return super().evaluate(x, y, **kwargs)
+
+    # ------------------------------------------------------------------ weights files
+
+    def _saved_variables(self):
+        # The validation counter restarts with every evaluation: it is not training
+        # state, and leaving it out keeps every weights file written before it loading.
+        return [v for v in self._trainable_variables + self._non_trainable_variables
+                if v is not self._validation_counter]
+
+    def save_own_variables(self, store):
+        for i, variable in enumerate(self._saved_variables()):
+            store[str(i)] = variable
+
+    def load_own_variables(self, store):
+        variables = self._saved_variables()
+        if len(store.keys()) != len(variables):
+            raise ValueError(
+                f"{self.name} expected {len(variables)} variables of its own "
+                f"({[v.name for v in variables]}), but the weights file has "
+                f"{len(store.keys())}; it was written by another model."
+            )
+        for i, variable in enumerate(variables):
+            variable.assign(store[str(i)])
 
     def _build_in_scope(self):
         """Builds the weights (and optimizer slots) under the model's strategy, if any."""

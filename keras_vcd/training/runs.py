@@ -12,9 +12,11 @@ from keras_vcd.environment import machine_description
 from keras_vcd.evaluation import (
     exact_log_likelihood, mean_and_stderr, measure_log_likelihood,
 )
-from keras_vcd.files import write_json
+from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, write_json
 from keras_vcd.recipes import load_recipe_data, model_from_recipe
 from keras_vcd.training.checkpointing import ResumableCheckpoint
+from keras_vcd.training.data_order import shuffled_batches
+from keras_vcd.training.run_lock import RunLock
 
 
 # Under a run's output folder: `tensorboard --logdir RUN_DIR/tensorboard`.
@@ -31,12 +33,42 @@ def check_output_dir(directory):
         probe.unlink()
     except OSError as error:
         raise OSError(f"Cannot write checkpoints to {directory}: {error}") from error
-    free = shutil.disk_usage(directory).free
-    if free < 50 * 2**20:
-        raise OSError(
-            f"Only {free / 2**20:.1f} MiB free under {directory}; checkpoints need ~50 MiB."
-        )
     return directory
+
+
+def check_free_space(directory, model):
+    """Fails before training if `directory` has no room for the next checkpoint.
+
+    The size is measured, by saving `model` once: a new checkpoint is written beside
+    the ones kept, and a snapshot may copy it, so twice that (and 1 MiB) must be free.
+    A disk that fills up later is caught when the checkpoint is written.
+    """
+    probe = pathlib.Path(directory) / f"{TEMPORARY_PREFIX}size-probe.weights.h5"
+    try:
+        model.save_weights(str(probe))
+        needed = 2 * probe.stat().st_size + 2**20
+    finally:
+        probe.unlink(missing_ok=True)
+    free = shutil.disk_usage(directory).free
+    if free < needed:
+        raise OSError(
+            f"Only {free / 2**20:.1f} MiB free under {directory}; this model's checkpoints "
+            f"need {needed / 2**20:.1f} MiB. Free some space or pass another --output-dir."
+        )
+
+
+def _drop_log_rows_after(log_path, epoch):
+    """Keeps `log.csv`'s header and rows of epochs before `epoch`.
+
+    A run resumed from an earlier checkpoint repeats the later epochs; their rows
+    from the lost attempt would otherwise appear twice.
+    """
+    if not log_path.exists():
+        return
+    lines = log_path.read_text().splitlines(keepends=True)
+    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epoch]
+    if len(kept) < len(lines):
+        atomic_write(log_path, lambda tmp: pathlib.Path(tmp).write_text("".join(kept)))
 
 
 def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(),
@@ -68,16 +100,38 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         # the chief's files land in output_dir.
         output_dir = tempfile.mkdtemp(prefix="keras_vcd_worker_")
     output_dir = check_output_dir(output_dir)
+    with RunLock(output_dir):
+        splits, info = data if data is not None else load_recipe_data(recipe["training"])
+        model, steps_per_epoch = _fit_resumably(
+            recipe, splits, output_dir, iterations, verbose, callbacks, init_from)
+        state = ResumableCheckpoint(output_dir).read_state() or {}
+        done = int(model.decoder_optimizer.iterations.numpy())
+        summary = {
+            "iterations": done,
+            "epochs": done // steps_per_epoch,
+            "batch_size": recipe["training"]["batch_size"],
+            "wall_time_s": round(state.get("wall_time_s", 0.0), 1),
+            "machine": machine_description(),
+            "dataset": info,
+        }
+        write_json(output_dir / "summary.json", summary)
+    return model, summary
+
+
+def _fit_resumably(recipe, splits, output_dir, iterations, verbose, callbacks, init_from):
+    """Builds the recipe's model, restores the newest intact checkpoint, fits on.
+
+    Returns `(model, steps_per_epoch)`.
+    """
     training = recipe["training"]
-    splits, info = data if data is not None else load_recipe_data(training)
-    x_train = splits["train"]
     model = model_from_recipe(recipe)
-    if model.control_variate_kind == "local":
-        x_train = datasets.with_indices(x_train)
+    x_train = model.decoder.check_data(splits["train"], name="the training data")
     batch_size = training["batch_size"]
-    steps_per_epoch = math.ceil(len(splits["train"]) / batch_size)
-    target = iterations or training["iterations"]
-    epochs = math.ceil(target / steps_per_epoch)
+    steps_per_epoch = math.ceil(len(x_train) / batch_size)
+    # Keras runs whole executions over the endless batches: one that crossed an epoch's
+    # end would take the next epoch's batches and misplace the checkpoint.
+    model.steps_per_execution = math.gcd(model.steps_per_execution, steps_per_epoch)
+    epochs = math.ceil((iterations or training["iterations"]) / steps_per_epoch)
     checkpoint = ResumableCheckpoint(output_dir, training.get("snapshot_every_epochs", 0))
     fallback, fallback_time = None, 0.0
     if init_from is not None:
@@ -85,40 +139,36 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         fallback_time = zoo.read_json(zoo.resolve(init_from), zoo.METADATA_FILE).get(
             "wall_time_s", 0.0)
     initial_epoch = checkpoint.restore(model, steps_per_epoch, fallback, fallback_time)
+    check_free_space(output_dir, model)
+    _drop_log_rows_after(output_dir / "log.csv", initial_epoch)
     if verbose and initial_epoch:
         print(f"Resuming from {output_dir} at epoch {initial_epoch} "
               f"({initial_epoch * steps_per_epoch} iterations).")
-    if initial_epoch < epochs:
-        model.fit(
-            x_train,
-            batch_size=batch_size,
-            epochs=epochs,
-            initial_epoch=initial_epoch,
-            validation_data=splits["valid"],
-            validation_freq=training.get("validation_freq", 1),
-            verbose=verbose,
-            callbacks=[
-                checkpoint,
-                keras.callbacks.CSVLogger(str(output_dir / "log.csv"), append=True),
-                # The same epoch-level scalars as log.csv; the traced graph of a
-                # custom train_step is large and tells a reader nothing.
-                keras.callbacks.TensorBoard(str(output_dir / TENSORBOARD_DIR),
-                                            write_graph=False, update_freq="epoch"),
-                keras.callbacks.TerminateOnNaN(),
-                *callbacks,
-            ],
-        )
-    state = checkpoint.read_state() or {}
-    summary = {
-        "iterations": int(model.decoder_optimizer.iterations.numpy()),
-        "epochs": int(model.decoder_optimizer.iterations.numpy()) // steps_per_epoch,
-        "batch_size": batch_size,
-        "wall_time_s": round(state.get("wall_time_s", 0.0), 1),
-        "machine": machine_description(),
-        "dataset": info,
-    }
-    write_json(output_dir / "summary.json", summary)
-    return model, summary
+    if initial_epoch >= epochs:
+        return model, steps_per_epoch
+    if model.control_variate_kind == "local":
+        x_train = datasets.with_indices(x_train)
+    model.fit(
+        shuffled_batches(x_train, batch_size, model.seed, first_epoch=initial_epoch),
+        steps_per_epoch=steps_per_epoch,
+        shuffle=False,  # the batches come shuffled, in an order a resume repeats
+        epochs=epochs,
+        initial_epoch=initial_epoch,
+        validation_data=splits["valid"],
+        validation_freq=training.get("validation_freq", 1),
+        verbose=verbose,
+        callbacks=[
+            checkpoint,
+            keras.callbacks.CSVLogger(str(output_dir / "log.csv"), append=True),
+            # The same epoch-level scalars as log.csv; the traced graph of a
+            # custom train_step is large and tells a reader nothing.
+            keras.callbacks.TensorBoard(str(output_dir / TENSORBOARD_DIR),
+                                        write_graph=False, update_freq="epoch"),
+            keras.callbacks.TerminateOnNaN(),
+            *callbacks,
+        ],
+    )
+    return model, steps_per_epoch
 
 
 # The fixed subset measurement recorded in every preset's metadata ("check").
@@ -137,9 +187,12 @@ def load_run(recipe, run_dir, weights=None):
     """
     run_dir = pathlib.Path(run_dir)
     model = model_from_recipe(recipe)
-    weights = pathlib.Path(weights) if weights else run_dir / "checkpoint.weights.h5"
-    zoo.load_weights_file(model, weights)
-    state = ResumableCheckpoint(run_dir).read_state() or {}
+    latest = ResumableCheckpoint(run_dir).latest()
+    if latest is None and weights is None:
+        raise ValueError(f"{run_dir} holds no checkpoint; train there first "
+                         "(`keras-vcd train RECIPE --output-dir RUN_DIR`).")
+    state = latest[1] if latest else {}
+    zoo.load_weights_file(model, pathlib.Path(weights) if weights else latest[0])
     iterations = int(model.decoder_optimizer.iterations.numpy())
     splits_info = datasets.load(recipe["training"]["dataset"], verbose=0)[1]
     summary = {

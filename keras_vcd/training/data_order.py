@@ -1,0 +1,61 @@
+"""The order a run visits its training data: a function of the seed and the epoch alone."""
+
+import tensorflow as tf
+
+from keras_vcd import mcmc
+
+# Folded into the model's seed, so the data order is a stream of its own.
+_DATA_ORDER_STREAM = 3
+
+
+def epoch_order(num_examples, seed, epoch):
+    """The permutation of `range(num_examples)` that epoch `epoch` visits.
+
+    Example:
+
+    >>> from keras_vcd.training.data_order import epoch_order
+    >>> sorted(epoch_order(5, seed=0, epoch=3).numpy().tolist())
+    [0, 1, 2, 3, 4]
+    """
+    keys = tf.random.stateless_uniform(
+        [num_examples], seed=mcmc.fold_in([seed, _DATA_ORDER_STREAM], epoch))
+    return tf.argsort(keys)
+
+
+def shuffled_batches(data, batch_size, seed, first_epoch=0):
+    """An endless `tf.data.Dataset` of batches, epoch after epoch from `first_epoch`.
+
+    Keras shuffles arrays with a random stream that restarts with the process, so a
+    resumed run would see other batches than an uninterrupted one; here epoch e's
+    order depends only on `(seed, e)`. Fit with `steps_per_epoch` equal to
+    `ceil(N / batch_size)` (Keras then keeps one iterator across epochs).
+
+    Args:
+        data: an array of shape (N, ...) or a dict of such arrays (e.g.
+            `datasets.with_indices(x)`), shuffled together.
+        batch_size: examples per batch; an epoch's last batch may be smaller.
+        seed: int, the run's seed.
+        first_epoch: the epoch the first batch belongs to (a resumed run's
+            initial epoch).
+
+    Example:
+
+    >>> import numpy as np
+    >>> from keras_vcd.training.data_order import shuffled_batches
+    >>> batches = shuffled_batches(np.arange(4), batch_size=2, seed=0)
+    >>> sorted(np.concatenate([b.numpy() for b in batches.take(2)]).tolist())
+    [0, 1, 2, 3]
+    """
+    tensors = tf.nest.map_structure(tf.convert_to_tensor, data)
+    num_examples = int(tf.nest.flatten(tensors)[0].shape[0])
+
+    def epoch_batches(epoch):
+        order = epoch_order(num_examples, seed, epoch)
+        return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
+
+    def gather(indices):
+        return tf.nest.map_structure(lambda tensor: tf.gather(tensor, indices), tensors)
+
+    return (tf.data.Dataset.counter(first_epoch).flat_map(epoch_batches)
+            .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .prefetch(tf.data.AUTOTUNE))
