@@ -288,6 +288,16 @@ def positive_int(text):
     return value
 
 
+class _HelpFormatter(argparse.ArgumentDefaultsHelpFormatter):
+    """Appends an option's default, unless it has none or its help already says it."""
+
+    def _get_help_string(self, action):
+        if action.default is None or isinstance(action.default, bool) or (
+                "(default" in (action.help or "")):
+            return action.help
+        return super()._get_help_string(action)
+
+
 def build_parser():
     # --quiet and --json work before or after the subcommand.
     common = argparse.ArgumentParser(add_help=False)
@@ -297,7 +307,7 @@ def build_parser():
                         help="results as JSON lines, no progress bars")
     parser = argparse.ArgumentParser(
         prog="keras-vcd", description=__doc__.split("\n\n")[0], parents=[common],
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--output-dir", default="keras_vcd_demo",
                         help="where the main job writes pictures and its short run")
@@ -306,7 +316,7 @@ def build_parser():
 
     def command(name, help):
         return sub.add_parser(name, parents=[common], help=help, description=help,
-                              formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+                              formatter_class=_HelpFormatter)
 
     def one_model(p):
         p.add_argument("model", nargs="?", default=DEFAULT_PRESET,
