@@ -245,6 +245,21 @@ def _mirrored_one_step(strategy, results):
     ]
 
 
+def _keras_multi_step_loop(strategy, results):
+    """Whether plain Keras runs 5 steps per execution under `strategy` (keras#19246)."""
+    import keras
+
+    x = _binary_data(40, seed=0)
+    with strategy.scope():
+        model = keras.Sequential([keras.Input((x.shape[1],)), keras.layers.Dense(1)])
+        model.compile("sgd", "mse", steps_per_execution=5, jit_compile=False)
+    try:
+        model.fit(x, x[:, :1], batch_size=10, epochs=1, verbose=0)
+        results["keras_multi_step_error"] = None
+    except Exception as error:  # noqa: BLE001 - recorded, the test reads it
+        results["keras_multi_step_error"] = f"{type(error).__name__}: {str(error)[:200]}"
+
+
 def _mirrored_main(out):
     from keras_vcd import distribute
 
@@ -263,6 +278,7 @@ def _mirrored_main(out):
     _mirrored_control_variates(strategy, results)
     _mirrored_one_step(strategy, results)
     _mirrored_fit(strategy, out, results)
+    _keras_multi_step_loop(strategy, results)
     (out / "mirrored.json").write_text(json.dumps(results))
 
 
@@ -407,6 +423,14 @@ def test_mirrored_fit_runs_and_replicas_agree(mirrored):
     assert len(set(fit["control_variate"])) == 1 and fit["control_variate"][0] != 0.0
     # One draw per training step; validation draws from its own stream.
     assert len(set(fit["rng_counter"])) == 1 and fit["rng_counter"][0] == fit["iterations"]
+
+
+def test_keras_still_cannot_run_several_steps_per_execution_under_mirrored(mirrored):
+    # Why VCDModel.compile falls back to one step per execution under a strategy. When
+    # this fails, Keras has fixed keras-team/keras#19246: drop that fallback.
+    _, results = mirrored
+    assert results["keras_multi_step_error"] is not None, "fixed upstream: see the comment"
+    assert results["keras_multi_step_error"].startswith("InvalidArgumentError")
 
 
 def test_mirrored_update_equals_one_device_update_on_the_global_batch(mirrored):
