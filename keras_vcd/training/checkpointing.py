@@ -231,10 +231,11 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def _check_room(self, snapshot):
         """Raises ENOSPC unless the next checkpoint (and snapshot) fit, by the last one's size.
 
-        HDF5 crashes the process (a segmentation fault; h5py 3.14, HDF5 1.14.6) when the disk fills
-        during its own write, so a full disk must be found before it writes. Only a
-        disk filled by another process within the write's milliseconds gets past this;
-        the last good checkpoint survives that too, since the rename never happens.
+        HDF5 crashes the process (a segmentation fault; h5py 3.14, HDF5 1.14.6) when
+        the disk fills during its own write, so a full disk must be found before it
+        writes. Only a disk filled by another process within the write's milliseconds
+        gets past this; the last good checkpoint survives that too, since the rename
+        never happens.
         """
         newest = self._state_files()
         if not newest:
