@@ -3,7 +3,7 @@
 A run folder holds the newest `keep` checkpoints under `checkpoints/`, each a pair:
 
     checkpoints/epoch_00012.weights.h5   the whole training state
-    checkpoints/epoch_00012.json         epoch, iterations, wall time, logs, the sha256 of the weights
+    checkpoints/epoch_00012.json         epoch, iterations, wall time, logs, weights sha256
 
 The weights are written first and the JSON, with their sha256, last, both by
 `files.atomic_write`: a checkpoint exists once its JSON does, and a weights file whose
