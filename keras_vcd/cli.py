@@ -216,8 +216,9 @@ def cmd_zoo(args):
             model, summary, recipe, args.to,
             evaluations=[("hmc_is", args.hmc_is_samples), ("iwae", args.iwae_samples)],
             num_test_examples=args.num_examples, verbose=_verbose(args),
-            description=zoo.describe(name)["description"] if name in
-            zoo.list_presets() else None, note=args.note,
+            description=args.description or (zoo.describe(name)["description"] if name in
+                                             zoo.list_presets() else None),
+            note=args.note,
         )
         _emit(args, {"exported": args.to, "iterations": metadata["iterations"],
                      "test_log_likelihood": metadata["test_log_likelihood"]})
@@ -414,6 +415,8 @@ def build_parser():
     zoo.add_argument("--to", help="export: the preset folder to write (needed)")
     export_sizes(zoo)
     zoo.add_argument("--note", help="export: a note for the model card")
+    zoo.add_argument("--description", help="export: the model card's one-line description "
+                     "(default: the registry's, for a registered name)")
     zoo.set_defaults(func=cmd_zoo)
     return parser
 

@@ -183,6 +183,31 @@ def test_train_on_own_data(tmp_path, capsys):
     assert json.loads(capsys.readouterr().out.splitlines()[-1])["iterations"] == 16
 
 
+@pytest.mark.network
+def test_zoo_export_writes_a_preset_from_a_run_folder(tiny_preset, tmp_path, capsys):
+    recipe = str(tiny_preset / "config.json")
+    run_dir, preset = tmp_path / "run", tmp_path / "preset"
+    # The recipe's own data set (MNIST), so export can measure its test split.
+    assert cli.main(["train", recipe, "--output-dir", str(run_dir), "--iterations", "10",
+                     "--quiet"]) == 2  # the tiny preset records no batch size
+    assert 'has no "batch_size" (an int >= 1); add it' in capsys.readouterr().err
+    assert not run_dir.exists()  # refused before anything was written
+    config = json.loads((tiny_preset / "config.json").read_text())
+    config["training"].update(batch_size=50, iterations=10, subset={"train": 500})
+    (tmp_path / "recipe.json").write_text(json.dumps(config))
+    recipe = str(tmp_path / "recipe.json")
+    assert cli.main(["train", recipe, "--output-dir", str(run_dir), "--quiet"]) == 0
+    code = cli.main(["zoo", "export", recipe, "--run-dir", str(run_dir), "--to", str(preset),
+                     "--num-examples", "20", "--hmc-is-samples", "4", "--iwae-samples", "4",
+                     "--description", "a tiny test model", "--note", "ten steps", "--quiet"])
+    assert code == 0, capsys.readouterr().err
+    metadata = zoo.read_json(preset, zoo.METADATA_FILE)
+    assert (metadata["description"], metadata["note"]) == ("a tiny test model", "ten steps")
+    assert metadata["iterations"] == 10
+    assert [r["method"] for r in metadata["test_log_likelihood"]] == ["hmc_is", "iwae"]
+    assert zoo.load_model(str(preset)).decoder_optimizer.iterations.numpy() == 10
+
+
 def test_a_broken_recipe_file_is_named(tmp_path, capsys):
     recipe = tmp_path / "recipe.json"
     recipe.write_text("{not json")

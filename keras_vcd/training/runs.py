@@ -13,7 +13,7 @@ from keras_vcd.evaluation import (
     exact_log_likelihood, mean_and_stderr, measure_log_likelihood,
 )
 from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, write_json
-from keras_vcd.recipes import load_recipe_data, model_from_recipe
+from keras_vcd.recipes import check_training, load_recipe_data, model_from_recipe
 from keras_vcd.training.checkpointing import ResumableCheckpoint
 from keras_vcd.training.data_order import shuffled_batches
 from keras_vcd.training.run_lock import RunLock
@@ -99,6 +99,7 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         # Every worker runs the same saving code (it may use collectives), but only
         # the chief's files land in output_dir.
         output_dir = tempfile.mkdtemp(prefix="keras_vcd_worker_")
+    check_training(recipe.get("training"), needs_dataset=data is None)
     output_dir = check_output_dir(output_dir)
     with RunLock(output_dir):
         splits, info = data if data is not None else load_recipe_data(recipe["training"])
