@@ -65,8 +65,12 @@ def _drop_log_rows_after(log_path, epoch):
     """
     if not log_path.exists():
         return
+    def epoch_of(line):
+        first = line.split(",", 1)[0]
+        return int(first) if first.isdigit() else -1
+
     lines = log_path.read_text().splitlines(keepends=True)
-    kept = lines[:1] + [line for line in lines[1:] if int(line.split(",", 1)[0]) < epoch]
+    kept = lines[:1] + [line for line in lines[1:] if epoch_of(line) < epoch]
     if len(kept) < len(lines):
         atomic_write(log_path, lambda tmp: pathlib.Path(tmp).write_text("".join(kept)))
 
