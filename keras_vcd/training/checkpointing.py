@@ -36,6 +36,16 @@ class CheckpointError(RuntimeError):
     """A run folder's checkpoints cannot be used or written; the message says what to do."""
 
 
+def _state_path(weights):
+    """`epoch_N.json` beside `epoch_N.weights.h5`."""
+    return weights.with_name(weights.name.replace(".weights.h5", ".json"))
+
+
+def _weights_path(state):
+    """`epoch_N.weights.h5` beside `epoch_N.json`."""
+    return state.with_name(state.name.replace(".json", ".weights.h5"))
+
+
 def _describe(path):
     return f"{path.parent.name}/{path.name}"
 
@@ -175,7 +185,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
                     stale.unlink()
         if self.checkpoint_dir.is_dir():
             for weights in self.checkpoint_dir.glob("epoch_*.weights.h5"):
-                if not weights.with_name(weights.name.replace(".weights.h5", ".json")).exists():
+                if not _state_path(weights).exists():
                     weights.unlink()
 
     def restore(self, model, steps_per_epoch, fallback=None, fallback_wall_time_s=0.0):
@@ -211,7 +221,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def _write_state(self, weights, state):
         state = dict(state, weights_file=weights.name, weights_sha256=sha256_file(weights))
-        write_json(weights.with_name(weights.name.replace(".weights.h5", ".json")), state)
+        write_json(_state_path(weights), state)
 
     def on_train_begin(self, logs=None):
         self._start = time.time()
@@ -221,12 +231,12 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         try:
             self._save(weights, epoch + 1, logs)
         except OSError as error:
-            if not weights.with_name(weights.name.replace(".weights.h5", ".json")).exists():
+            if not _state_path(weights).exists():
                 weights.unlink(missing_ok=True)  # no JSON: not a checkpoint, only used space
             raise CheckpointError(self._write_failure(epoch + 1, error)) from error
         for old in self._state_files()[self.keep:]:
             old.unlink()  # the JSON first: a kill in between leaves debris, not a checkpoint
-            old.with_name(old.name.replace(".json", ".weights.h5")).unlink(missing_ok=True)
+            _weights_path(old).unlink(missing_ok=True)
 
     def _check_room(self, snapshot):
         """Raises ENOSPC unless the next checkpoint (and snapshot) fit, by the last one's size.
@@ -240,7 +250,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
         newest = self._state_files()
         if not newest:
             return  # the first one: `check_free_space` measured the room before training
-        size = newest[0].with_name(newest[0].name.replace(".json", ".weights.h5")).stat().st_size
+        size = _weights_path(newest[0]).stat().st_size
         needed = int(size * (2.5 if snapshot else 1.25)) + 2**16
         free = shutil.disk_usage(self.checkpoint_dir).free
         if free < needed:
