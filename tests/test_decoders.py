@@ -41,7 +41,7 @@ def _closed_forms():
         (kv.GaussianDecoder(output_dim=D, hidden_units=(), scale="learned"), real,
          None),  # its scale is a weight: checked below once it is known
         (kv.PoissonDecoder(output_dim=D, hidden_units=(8,)), counts,
-         lambda x, out: scipy.stats.poisson.logpmf(x, np.maximum(_softplus(out), 1e-4))),
+         lambda x, out: scipy.stats.poisson.logpmf(x, _softplus(out) + 1e-4)),
     ]
 
 
@@ -73,6 +73,22 @@ def test_sample_moments_agree_with_the_mean(index):
     # instead of probabilities) misses by far more.
     stderr = samples.std(0) / np.sqrt(n)
     assert np.all(np.abs(samples.mean(0) - mean) <= 5 * stderr + 1e-6)
+
+
+def test_a_poisson_rate_below_its_floor_still_has_a_gradient():
+    # softplus(-12) = 6e-6 is under the 1e-4 floor. A count of 3 there must pull the
+    # rate up: d/db [3 log(softplus(b) + 1e-4) - softplus(b)] = (3 / rate - 1) sigmoid(b)
+    # = 0.17; a hard floor (max) would make it exactly 0 and the feature could never recover.
+    decoder = kv.PoissonDecoder(output_dim=1, hidden_units=())
+    decoder.build((None, 1))
+    kernel, bias = decoder.trainable_variables
+    kernel.assign(np.zeros((1, 1), "float32"))
+    bias.assign(np.full((1,), -12.0, "float32"))
+    with tf.GradientTape() as tape:
+        log_p = decoder.log_likelihood(np.array([[3.0]], "float32"), np.zeros((1, 1), "float32"))
+    rate = _softplus(-12.0) + 1e-4
+    expected = (3.0 / rate - 1.0) * scipy.special.expit(-12.0)
+    np.testing.assert_allclose(tape.gradient(log_p, bias).numpy(), [expected], rtol=1e-3)
 
 
 @pytest.mark.parametrize("decoder, bad, match", [

@@ -1,4 +1,4 @@
-"""The likelihood p(x | z) = Poisson(rate = softplus(network(z)) floored), for counts."""
+"""The likelihood p(x | z) = Poisson(rate = softplus(network(z)) + floor), for counts."""
 
 import keras
 import tensorflow as tf
@@ -9,10 +9,12 @@ from keras_vcd.layers.decoder import Decoder
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
 class PoissonDecoder(Decoder):
-    """Independent Poisson counts with rate `max(softplus(network(z)), min_rate)`.
+    """Independent Poisson counts with rate `softplus(network(z)) + min_rate`.
 
     log p(x | z) = sum_d [x_d log rate_d - rate_d - log x_d!]; the floor keeps
-    `log rate` finite (the reference uses 1e-4).
+    `log rate` finite (the reference uses 1e-4). It is added, as the reference's
+    `softplus_threshold` does, not a `max`: below a hard floor the gradient is zero, so a
+    feature whose rate fell under it could never recover.
 
     Args:
         output_dim or output_shape: the shape of one example (see `Decoder`).
@@ -41,7 +43,7 @@ class PoissonDecoder(Decoder):
         self.min_rate = float(min_rate)
 
     def rate(self, outputs):
-        return ops.maximum(ops.softplus(outputs), self.min_rate)
+        return ops.softplus(outputs) + self.min_rate
 
     def log_prob(self, x, outputs):
         rate = self.rate(outputs)
