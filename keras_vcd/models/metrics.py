@@ -1,6 +1,7 @@
 """`LastValue`: a metric that reports the latest value, such as the adapted step size."""
 
 import keras
+import tensorflow as tf
 
 
 class LastValue(keras.metrics.Metric):
@@ -27,4 +28,7 @@ class LastValue(keras.metrics.Metric):
         self.value.assign(keras.ops.cast(value, self.value.dtype))
 
     def result(self):
-        return keras.ops.convert_to_tensor(self.value)
+        # A read, not the variable: under a tf.distribute strategy, convert_to_tensor
+        # hands back the (mirrored) variable itself, which fit's history then held
+        # instead of a number (float() of it fails).
+        return tf.identity(self.value)
