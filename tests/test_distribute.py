@@ -15,7 +15,6 @@ single device). Every subprocess runs under a timeout and is killed in `finally`
 import json
 import os
 import pathlib
-import socket
 import subprocess
 import sys
 import warnings
@@ -66,6 +65,17 @@ def _replica_spread(strategy, variables):
     return spread
 
 
+def _replica_step_is_one_xla_loop(model, x):
+    """Whether each replica's step (encoder, HMC chain, losses, gradients) is one XLA
+    computation with the chain as a while loop inside it. Lowering to HLO fails for
+    anything XLA cannot compile, such as a cross-replica reduction."""
+    import tensorflow as tf
+
+    hlo = model._replica_step.experimental_get_compiler_ir(
+        tf.constant(x[:8]), None, tf.constant([0, 1], tf.int64))(stage="hlo")
+    return "while" in hlo
+
+
 def _mirrored_fit(strategy, out, results):
     """fit under the strategy; replicas agree; the model saves."""
     with strategy.scope():
@@ -79,6 +89,7 @@ def _mirrored_fit(strategy, out, results):
     history = model.fit(x, batch_size=GLOBAL_BATCH, epochs=2, verbose=0,
                         validation_data=x[:GLOBAL_BATCH])
     results["fit_history"] = {k: [float(v) for v in vs] for k, vs in history.history.items()}
+    results["replica_step_hlo_has_while"] = _replica_step_is_one_xla_loop(model, x)
     optimizer_variables = [
         v for opt, _ in model._parameter_groups().values() for v in opt.variables
     ]
@@ -139,7 +150,7 @@ def _mirrored_control_variates(strategy, results):
     }
 
 
-def _mirrored_one_step(strategy, results):
+def _mirrored_one_step(strategy, results, jit_compile):
     """One distributed step against the same step computed on one device.
 
     With one HMC transition the halves of the batch do not interact before the
@@ -161,7 +172,7 @@ def _mirrored_one_step(strategy, results):
     def make():
         model = _tiny_model("local", num_steps=1, num_train_examples=num_examples,
                             local_warmup_steps=0)
-        model.compile(steps_per_execution=1, jit_compile=False)
+        model.compile(steps_per_execution=1, jit_compile=jit_compile)
         model.build()
         return model
 
@@ -224,7 +235,7 @@ def _mirrored_one_step(strategy, results):
             ))),
             "step_size": float(_per_replica(strategy, distributed.refiner.step_size)[r]),
         })
-    results["one_step"] = {
+    results["one_step_xla" if jit_compile else "one_step"] = {
         "replicas": replica_results,
         "expected_step_size": expected_step,
         "step_size0": step_size0,
@@ -240,7 +251,7 @@ def _mirrored_one_step(strategy, results):
     def seeds():
         return strategy.run(distributed._next_seed)
 
-    results["replica_seeds"] = [
+    results["replica_seeds" + ("_xla" if jit_compile else "")] = [
         np.asarray(s).tolist() for s in strategy.experimental_local_results(seeds())
     ]
 
@@ -276,7 +287,8 @@ def _mirrored_main(out):
     except RuntimeError as error:
         results["late_configure_error"] = str(error)
     _mirrored_control_variates(strategy, results)
-    _mirrored_one_step(strategy, results)
+    _mirrored_one_step(strategy, results, jit_compile=False)
+    _mirrored_one_step(strategy, results, jit_compile=True)
     _mirrored_fit(strategy, out, results)
     _keras_multi_step_loop(strategy, results)
     (out / "mirrored.json").write_text(json.dumps(results))
@@ -319,6 +331,7 @@ def _worker_main(out):
         "wrote_exists_after": os.path.exists(wrote),
         "iterations": int(model.decoder_optimizer.iterations.numpy()),
         "history": {k: [float(v) for v in vs] for k, vs in history.history.items()},
+        "replica_step_is_one_xla_loop": _replica_step_is_one_xla_loop(model, x),
     }))
 
 
@@ -361,17 +374,6 @@ def _run_all(commands, out):
             log.close()
 
 
-def _free_ports(count):
-    sockets = [socket.socket() for _ in range(count)]
-    try:
-        for s in sockets:
-            s.bind(("127.0.0.1", 0))
-        return [s.getsockname()[1] for s in sockets]
-    finally:
-        for s in sockets:
-            s.close()
-
-
 @pytest.fixture(scope="module")
 def mirrored(tmp_path_factory):
     out = tmp_path_factory.mktemp("mirrored")
@@ -383,7 +385,9 @@ def mirrored(tmp_path_factory):
 @pytest.fixture(scope="module")
 def multi_worker(tmp_path_factory):
     out = tmp_path_factory.mktemp("multi_worker")
-    cluster = {"worker": [f"127.0.0.1:{port}" for port in _free_ports(2)]}
+    from keras_vcd import distribute
+
+    cluster = distribute.loopback_cluster(2)
     commands = [
         (f"worker{i}", [sys.executable, str(THIS_FILE), "worker", str(out)],
          _subprocess_env(TF_CONFIG=json.dumps(
@@ -411,9 +415,11 @@ def test_mirrored_fit_runs_and_replicas_agree(mirrored):
     history = results["fit_history"]
     assert set(history) >= {"loss", "elbo", "hmc_step_size", "hmc_accept_rate", "val_loss"}
     assert all(np.isfinite(v).all() for v in history.values())
-    # Execution settings that work under the strategy, with a warning saying so.
+    # Execution settings that work under the strategy, with a warning saying so:
+    # one step per execution, Keras's own XLA off, each replica's step XLA-compiled.
     assert results["compiled_with"] == [1, False]
     assert any("steps_per_execution=1" in w for w in results["compile_warnings"])
+    assert results["replica_step_hlo_has_while"]
     fit = results["fit"]
     assert fit["iterations"] == 2 * 64 // GLOBAL_BATCH
     # Replicas hold copies of one state: every replica computes the same update from
@@ -433,9 +439,11 @@ def test_keras_still_cannot_run_several_steps_per_execution_under_mirrored(mirro
     assert results["keras_multi_step_error"].startswith("InvalidArgumentError")
 
 
-def test_mirrored_update_equals_one_device_update_on_the_global_batch(mirrored):
+@pytest.mark.parametrize("execution", ["one_step", "one_step_xla"])
+def test_mirrored_update_equals_one_device_update_on_the_global_batch(mirrored, execution):
+    # Without XLA, and with each replica's step compiled by XLA (the default).
     _, results = mirrored
-    step = results["one_step"]
+    step = results[execution]
     # float32 arithmetic in a different order (per-replica sums, then an all-reduce)
     # changes results by a few ulps of O(1) weights: 1e-6 is far below the size of
     # the update (checked below), so the test separates right from wrong.
@@ -507,6 +515,7 @@ def test_multi_worker_workers_end_identical_and_only_chief_writes(multi_worker):
     # Replica ids are global, so the two workers draw different noise.
     assert sorted(r for w in workers for r in w["replica_ids"]) == [0, 1]
     assert all(w["iterations"] == 64 // GLOBAL_BATCH for w in workers)
+    assert all(w["replica_step_is_one_xla_loop"] for w in workers)
     first, second = (np.load(out / f"worker{i}.npz") for i in range(2))
     assert len(first.files) == len(second.files) > 0
     for name in first.files:  # weights, step size, control variates, optimizer slots
@@ -592,28 +601,6 @@ def test_is_chief_and_write_path_follow_tf_config(monkeypatch, tmp_path, cluster
     assert (path == target) is chief
     assert os.path.exists(target) is chief
     assert os.path.exists(path) is chief  # a non-chief's temporary file is gone
-
-
-def test_unrolled_chain_is_the_while_loop_chain():
-    # Under a strategy HMCRefine runs its transitions in a Python loop (replicas cannot
-    # synchronise inside a tf.while_loop); the numbers must not change.
-    import tensorflow as tf
-
-    from keras_vcd import mcmc
-
-    def target(z):
-        return -0.5 * tf.reduce_sum(tf.square(z - 1.0), axis=-1)
-
-    runs = [
-        mcmc.run_chain(target, tf.zeros([6, 2]), 0.4, num_steps=3, num_leapfrog_steps=3,
-                       seed=[4, 5], adapt=True, unroll=unroll)
-        for unroll in (False, True)
-    ]
-    for a, b in zip(tf.nest.flatten(runs[0]), tf.nest.flatten(runs[1])):
-        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
-    with pytest.raises(ValueError, match="Python int num_steps"):
-        mcmc.run_chain(target, tf.zeros([6, 2]), 0.4, num_steps=tf.constant(3),
-                       num_leapfrog_steps=3, seed=[4, 5], unroll=True)
 
 
 def test_configure_logical_cpus_checks_its_argument():

@@ -26,13 +26,24 @@ def reducible_logs(logs):
 
 
 def distributed_execution(strategy, steps_per_execution, jit_compile):
-    """The execution settings that work under `strategy` (see `VCDModel.compile`)."""
-    if strategy.num_replicas_in_sync == 1 or (steps_per_execution == 1 and not jit_compile):
-        return {"steps_per_execution": steps_per_execution, "jit_compile": jit_compile}
-    warnings.warn(
-        f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas: training "
-        f"runs with steps_per_execution=1 and jit_compile=False (asked for "
-        f"{steps_per_execution} and {jit_compile}); see VCDModel.compile.",
-        stacklevel=3,
-    )
-    return {"steps_per_execution": 1, "jit_compile": False}
+    """The execution settings that work under `strategy` (see `VCDModel.compile`).
+
+    Returns:
+        `(keras_settings, replica_jit)`: the `steps_per_execution` and `jit_compile`
+        to give Keras, and whether each replica's share of a step is compiled by XLA
+        on its own. With several replicas Keras must not compile the whole step (XLA
+        cannot compile cross-device reductions on CPUs), so the replica's step is
+        compiled instead; and Keras's multi-step loop fails under `MirroredStrategy`
+        (keras-team/keras#19246), so one step runs per execution, with a warning.
+    """
+    if strategy.num_replicas_in_sync == 1:
+        return {"steps_per_execution": steps_per_execution, "jit_compile": jit_compile}, False
+    if steps_per_execution != 1:
+        warnings.warn(
+            f"{type(strategy).__name__} with {strategy.num_replicas_in_sync} replicas: "
+            f"training runs with steps_per_execution=1 (asked for {steps_per_execution}), "
+            f"as Keras's multi-step loop fails under tf.distribute strategies; see "
+            f"VCDModel.compile.",
+            stacklevel=3,
+        )
+    return {"steps_per_execution": 1, "jit_compile": False}, bool(jit_compile)

@@ -2,7 +2,10 @@
 
 Model state that every replica updates (the HMC step size, the control variates) must
 stay identical on all replicas; these helpers give every replica the same inputs.
-Outside a strategy, or with one replica, they are plain local operations.
+Outside a strategy, or with one replica, they are plain local operations. Under
+`MirroredStrategy` and `MultiWorkerMirroredStrategy` they synchronise by `merge_call`,
+which TensorFlow forbids inside a `tf.while_loop` or `tf.cond`, and XLA cannot compile
+on CPUs: `VCDModel.train_step` calls them only outside each replica's compiled step.
 """
 
 import tensorflow as tf
@@ -13,18 +16,6 @@ def _multi_replica_context():
     if context is not None and context.num_replicas_in_sync > 1:
         return context
     return None
-
-
-def in_multi_replica_context():
-    """True inside `strategy.run` of a strategy with more than one replica in sync.
-
-    There, `cross_replica_mean` and `gather_global_batch` synchronise the replicas.
-    Under `MirroredStrategy` and `MultiWorkerMirroredStrategy` (except with XLA on
-    GPUs only) they do so by `merge_call`, which TensorFlow forbids inside a
-    `tf.while_loop` or `tf.cond`: callers must keep them out of graph control flow
-    (unroll the loop in Python, compute both branches).
-    """
-    return _multi_replica_context() is not None
 
 
 def all_replicas_true(flag):

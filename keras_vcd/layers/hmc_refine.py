@@ -6,7 +6,7 @@ import tensorflow as tf
 
 from keras_vcd import mcmc
 from keras_vcd.layers.mlp import check_positive_int
-from keras_vcd.distribute.replicas import cross_replica_mean, in_multi_replica_context
+from keras_vcd.distribute.replicas import cross_replica_mean
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -17,6 +17,10 @@ class HMCRefine(keras.layers.Layer):
     model) that starts at `0.5 / latent_dim` unless `initial_step_size` is given, and
     is adapted after every transition towards `target_accept_rate`, only when
     `training=True`. Each transition costs `num_leapfrog_steps` gradient evaluations.
+    `refine` runs the same chain without changing the layer, and `update_step_size`
+    stores an adapted step size: `VCDModel` uses the pair so that the chain stays
+    free of cross-replica communication under `tf.distribute` (and can be compiled
+    by XLA on every replica).
 
     Args:
         num_steps: number of HMC transitions T (>= 0; 0 returns `z0`).
@@ -137,27 +141,49 @@ class HMCRefine(keras.layers.Layer):
             self.num_leapfrog_steps, seed, adapt=adapt,
             target_accept_rate=self.target_accept_rate,
             adaptation_rate=self.adaptation_rate, reducer=reducer,
-            batch_mean_fn=cross_replica_mean,
-            # The adaptation all-reduces the acceptance after every transition, which
-            # tf.distribute cannot do inside a while loop.
-            unroll=adapt and in_multi_replica_context(),
         )
 
-    def call(self, z0, target_log_prob_fn, training=False, seed=None, return_info=False):
-        z0 = tf.stop_gradient(z0)
-        if seed is None:
-            seed = self.seed_generator.next()
-        result = self.run_chain(z0, target_log_prob_fn, seed, adapt=bool(training))
-        if training:
-            self.step_size.assign(tf.clip_by_value(result.step_size, *self.step_size_bounds))
-        z = tf.stop_gradient(result.state.position)
-        if not return_info:
-            return z
-        return z, {
+    def refine(self, z0, target_log_prob_fn, seed, adapt=False):
+        """`call` without its side effect: returns `(z_T, info)`, the layer unchanged.
+
+        With `adapt=True` the step size is adapted along the chain and returned as
+        `info["step_size"]`; `update_step_size` stores it.
+
+        Example:
+
+        >>> import tensorflow as tf, keras_vcd as kv
+        >>> hmc = kv.HMCRefine(num_steps=4, num_leapfrog_steps=3)
+        >>> hmc.build((None, 2))
+        >>> target = lambda z: -0.5 * tf.reduce_sum(z ** 2, axis=-1)
+        >>> z, info = hmc.refine(tf.zeros([8, 2]), target, seed=[0, 1], adapt=True)
+        >>> bool(info["step_size"] != hmc.step_size)
+        True
+        """
+        result = self.run_chain(tf.stop_gradient(z0), target_log_prob_fn, seed, adapt=adapt)
+        return tf.stop_gradient(result.state.position), {
             "accept_rate": result.mean_accept_rate,
             "step_size": result.step_size,
             "target_log_prob": tf.stop_gradient(result.state.target_log_prob),
         }
+
+    def update_step_size(self, adapted):
+        """Stores an adapted step size, averaged over replicas, clipped to the bounds.
+
+        Under a `tf.distribute` strategy each replica adapts along its chains on its
+        own share of the batch; the mean over replicas (one all-reduce per training
+        step) keeps the copies equal. With one replica it stores `adapted` as is.
+        """
+        self.step_size.assign(
+            tf.clip_by_value(cross_replica_mean(adapted), *self.step_size_bounds)
+        )
+
+    def call(self, z0, target_log_prob_fn, training=False, seed=None, return_info=False):
+        if seed is None:
+            seed = self.seed_generator.next()
+        z, info = self.refine(z0, target_log_prob_fn, seed, adapt=bool(training))
+        if training:
+            self.update_step_size(info["step_size"])
+        return (z, info) if return_info else z
 
     def get_config(self):
         return {**super().get_config(), "num_steps": self.num_steps,

@@ -46,15 +46,16 @@ class MomentsReducer:
 
 def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_steps,
               seed, adapt=False, target_accept_rate=0.9, adaptation_rate=0.01,
-              reducer=None, batch_mean_fn=tf.reduce_mean, unroll=False):
+              reducer=None):
     """Runs `num_steps` HMC transitions.
 
     Args:
         target_log_prob_fn: batched log density, `(batch, dim) -> (batch,)`.
         initial: an `HMCState`, or a `(batch, dim)` start position.
         step_size: a scalar shared by all chains (adapted on the batch-mean acceptance,
-            as in VCD training) or a `(batch,)` vector, one per chain (each adapted on
-            its own acceptance).
+            as in VCD training; under a `tf.distribute` strategy the mean over this
+            replica's chains, see `HMCRefine.update_step_size`) or a `(batch,)` vector,
+            one per chain (each adapted on its own acceptance).
         num_steps: Python int or scalar tensor, the number of transitions (>= 0).
         num_leapfrog_steps: Python int >= 1.
         seed: shape-`[2]` integer seed; transition `t` uses `fold_in(seed, t)`.
@@ -62,12 +63,6 @@ def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_st
         target_accept_rate, adaptation_rate: see `adapt_step_size`.
         reducer: optional object with `initial(position)` and
             `update(accumulator, position)`, fed the state after every transition.
-        batch_mean_fn: how a shared step size averages the acceptance over chains;
-            a distributed caller passes a cross-replica mean.
-        unroll: run the transitions in a Python loop instead of a `tf.while_loop`
-            (`num_steps` must then be a Python int). A `batch_mean_fn` that
-            synchronises `tf.distribute` replicas needs it: `MirroredStrategy` and
-            `MultiWorkerMirroredStrategy` cannot synchronise inside a while loop.
 
     Returns:
         A `ChainResult`.
@@ -99,7 +94,7 @@ def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_st
         accept = tf.cast(info.is_accepted, dtype)
         if adapt:
             step_size = adapt_step_size(
-                step_size, accept if per_chain else batch_mean_fn(accept),
+                step_size, accept if per_chain else tf.reduce_mean(accept),
                 target_accept_rate, adaptation_rate,
             )
         if reducer:
@@ -107,13 +102,7 @@ def run_chain(target_log_prob_fn, initial, step_size, num_steps, num_leapfrog_st
         return t + 1, state, step_size, accepted + tf.reduce_sum(accept), accumulator
 
     loop_state = (tf.constant(0), state, step_size, tf.zeros([], dtype), accumulator)
-    if unroll:
-        if not isinstance(num_steps, int):
-            raise ValueError(f"unroll=True needs a Python int num_steps, received {num_steps!r}.")
-        for _ in range(num_steps):
-            loop_state = body(*loop_state)
-    else:
-        loop_state = tf.while_loop(lambda t, *_: t < num_steps, body, loop_state)
+    loop_state = tf.while_loop(lambda t, *_: t < num_steps, body, loop_state)
     _, state, step_size, accepted, accumulator = loop_state
     num_proposals = tf.cast(num_steps, dtype) * tf.cast(tf.shape(state.position)[0], dtype)
     mean_accept_rate = accepted / tf.maximum(num_proposals, 1.0)

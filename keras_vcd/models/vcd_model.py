@@ -179,10 +179,12 @@ class VCDModel(keras.Model):
             run_eagerly: run `train_step` eagerly (debugging only; slow).
 
         Under a `tf.distribute` strategy with more than one replica (model made
-        and compiled in `strategy.scope()`), XLA is turned off and one step runs
-        per execution, with a warning: Keras's multi-step loop fails under
-        `MirroredStrategy` (keras-team/keras#19246) and XLA cannot compile its
-        cross-device reductions on CPUs. The values asked for are what
+        and compiled in `strategy.scope()`), `jit_compile` compiles each replica's
+        share of the step (encoder, HMC chain, losses, gradients) with XLA, and the
+        reductions between replicas run outside it: XLA cannot compile them on CPUs.
+        One step runs per execution there, with a warning if more were asked for:
+        Keras's multi-step loop fails under `MirroredStrategy`
+        (keras-team/keras#19246). The values asked for are what
         `get_compile_config` saves, so a model loaded on one device gets them back.
         """
         per_group = {"decoder": decoder_optimizer, "encoder_mean": encoder_mean_optimizer,
@@ -200,12 +202,12 @@ class VCDModel(keras.Model):
         self.decoder_optimizer = groups["decoder"]
         self.encoder_mean_optimizer = groups["encoder_mean"]
         self.encoder_std_optimizer = groups["encoder_std"]
-        super().compile(
-            optimizer=self.decoder_optimizer,
-            **keras_workarounds.distributed_execution(
-                self.distribute_strategy, steps_per_execution, jit_compile),
-            run_eagerly=run_eagerly,
-        )
+        execution, replica_jit = keras_workarounds.distributed_execution(
+            self.distribute_strategy, steps_per_execution, jit_compile)
+        super().compile(optimizer=self.decoder_optimizer, **execution,
+                        run_eagerly=run_eagerly)
+        self._replica_step = (tf.function(self._gradients, jit_compile=True)
+                              if replica_jit and not run_eagerly else self._gradients)
         self._vcd_compile_config = {
             "decoder_optimizer": self.decoder_optimizer,
             "encoder_mean_optimizer": self.encoder_mean_optimizer,
@@ -275,13 +277,16 @@ class VCDModel(keras.Model):
         Args:
             x: `(batch, input_dim)` data.
             seed: shape-`[2]` integer seed of this pass's noise (eps and HMC).
-            training: adapt the HMC step size (and run layers in training mode).
+            training: adapt the HMC step size along the chain (and run layers in
+                training mode). The adapted value is returned, not stored:
+                `train_step` stores it with `refiner.update_step_size`.
             tape: the `tf.GradientTape` recording this call, if any; the HMC chain is
                 kept off it (z_T is a constant for every loss).
 
         Returns:
             `(terms, info)`: an `objectives.ForwardTerms` and the refiner's info
-            dict, both with `None` for the HMC parts under `objective="elbo"`.
+            dict (see `HMCRefine.refine`), both with `None` for the HMC parts under
+            `objective="elbo"`.
 
         Example:
 
@@ -300,9 +305,8 @@ class VCDModel(keras.Model):
         # z_T is a constant for everything that follows: keep the sampler off the
         # gradient tape (recording its while loop would also break XLA compilation).
         with tape.stop_recording() if tape is not None else contextlib.nullcontext():
-            z_t, info = self.refiner(
-                z0, target_log_prob_fn=lambda z: self.log_joint(x, z), training=training,
-                seed=mcmc.fold_in(seed, 1), return_info=True,
+            z_t, info = self.refiner.refine(
+                z0, lambda z: self.log_joint(x, z), mcmc.fold_in(seed, 1), adapt=training,
             )
         terms = objectives.ForwardTerms(
             mean, std, eps, z0, log_joint_z0, z_t, self.log_joint(x, z_t)
@@ -344,31 +348,43 @@ class VCDModel(keras.Model):
         self._check_index(index)
         x = tf.cast(x, self.compute_dtype)
         batch_size = tf.shape(x)[0]
-        with tf.GradientTape(persistent=True) as tape:
-            terms, info = self.forward(x, self._next_seed(), training=True, tape=tape)
-            losses = self._objective_losses(terms, index, batch_size)
-        groups = self._parameter_groups()
-        decoder_variables = groups["decoder"][1]
-        encoder_variables = groups["encoder_mean"][1] + groups["encoder_std"][1]
-        if losses.shared:
-            gradients = tape.gradient(losses.encoder, decoder_variables + encoder_variables)
-            decoder_gradients = gradients[: len(decoder_variables)]
-            encoder_gradients = gradients[len(decoder_variables):]
-        else:
-            decoder_gradients = tape.gradient(losses.decoder, decoder_variables)
-            encoder_gradients = tape.gradient(losses.encoder, encoder_variables)
-        del tape
-        gradients = _zero_if_not_finite(
-            decoder_gradients + encoder_gradients, [losses.encoder, losses.decoder]
-        )
+        terms, losses, info, gradients = self._replica_step(x, index, self._next_seed())
+        # What follows changes state and, under a strategy, talks to the other
+        # replicas: it stays outside the replica's compiled step.
+        if info is not None:
+            self.refiner.update_step_size(info["step_size"])
+        gradients = _zero_if_not_finite(gradients, [losses.encoder, losses.decoder])
         start = 0
-        for optimizer, variables in groups.values():
+        for optimizer, variables in self._parameter_groups().values():
             optimizer.apply(gradients[start:start + len(variables)], variables)
             start += len(variables)
         if self.control_variate is not None:
             self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
         logs = self._update_metrics(terms, losses, info, batch_size)
         return keras_workarounds.reducible_logs(logs)
+
+    def _gradients(self, x, index, seed):
+        """One replica's share of a training step, without side effects.
+
+        The forward pass, the losses and the gradients of every parameter group (in
+        `_parameter_groups` order). It reads the model's state and changes none, and
+        holds no cross-replica reduction, so under a multi-replica strategy it runs
+        XLA-compiled on each replica (`_replica_step`).
+        """
+        batch_size = tf.shape(x)[0]
+        with tf.GradientTape(persistent=True) as tape:
+            terms, info = self.forward(x, seed, training=True, tape=tape)
+            losses = self._objective_losses(terms, index, batch_size)
+        groups = self._parameter_groups()
+        decoder_variables = groups["decoder"][1]
+        encoder_variables = groups["encoder_mean"][1] + groups["encoder_std"][1]
+        if losses.shared:
+            gradients = tape.gradient(losses.encoder, decoder_variables + encoder_variables)
+        else:
+            gradients = (tape.gradient(losses.decoder, decoder_variables)
+                         + tape.gradient(losses.encoder, encoder_variables))
+        del tape
+        return terms, losses, info, gradients
 
     def test_step(self, data):
         x, _ = split_inputs(data)
