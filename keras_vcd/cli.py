@@ -247,9 +247,10 @@ def cmd_tune(args):
 def cmd_bench(args):
     from keras_vcd import benchmark
 
-    results = benchmark.run(quick=args.quick, output=args.output, verbose=_verbose(args))
+    results, report = benchmark.run_benchmark(args.quick, args.distributed, args.output,
+                                              _verbose(args))
     if not args.json:
-        print(benchmark.format_table(results))
+        print(report)
     else:
         _emit(args, results)
 
@@ -402,7 +403,11 @@ def build_parser():
 
     bench = command("bench", "speed benchmark, side by side with tfp.mcmc")
     bench.add_argument("--quick", action="store_true", help="fewer repeats and sizes")
-    bench.add_argument("--output", default="benchmark.json", help="the JSON results file")
+    bench.add_argument("--distributed", action="store_true",
+                       help="instead: one core against two MultiWorkerMirroredStrategy "
+                            "workers on 127.0.0.1 (docs/distribute.md)")
+    bench.add_argument("--output", help="the JSON results file (default: benchmark.json, "
+                       "or benchmark_distributed.json with --distributed)")
     bench.set_defaults(func=cmd_bench)
 
     zoo = command("zoo", "list, show, verify presets; export a training run as one")

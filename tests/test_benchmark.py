@@ -211,3 +211,30 @@ def test_without_tfp_the_run_stops_before_measuring_and_names_the_extra(tmp_path
     with pytest.raises(ImportError, match=r"pip install 'keras-vcd\[bench\]'"):
         benchmark.run(quick=True, output=str(output), verbose=0, config=TINY)
     assert not output.exists()
+
+
+def test_distributed_benchmark_runs_its_three_setups_and_the_workers_agree(tmp_path):
+    import os
+
+    from keras_vcd.benchmark import distributed
+
+    if len(os.sched_getaffinity(0)) < 2:
+        pytest.skip("the distributed benchmark pins two workers to two cores")
+    tiny = {key: TINY[key] for key in ("input_dim", "hidden_units", "latent_dim",
+                                       "batch_size", "num_steps", "num_leapfrog_steps")}
+    output = tmp_path / "distributed.json"
+    results = distributed.run_distributed(iterations=20, repeats=1, output=str(output),
+                                          verbose=0, config=tiny, timeout=600)
+    setups = results["setups"]
+    assert sorted(setups) == ["a", "b", "c"]
+    assert [setups[name]["num_replicas"] for name in "abc"] == [1, 1, 2]
+    assert setups["c"]["global_batch"] == 2 * setups["a"]["global_batch"] == 20
+    assert all(len(setup["cores"]) == 1 for setup in setups.values())  # pinned
+    # The two workers of c end bitwise equal: initial values broadcast, gradients
+    # all-reduced, the step size and control variates updated from all-reduced values.
+    assert results["workers_weights_max_difference"] == 0.0
+    rate = {name: setup["examples_per_second"] for name, setup in setups.items()}
+    assert results["ratios"]["c_over_a"] == pytest.approx(rate["c"] / rate["a"])
+    assert json.loads(output.read_text())["ratios"] == results["ratios"]
+    report = distributed.format_distributed(results)
+    assert "identical" in report and "c / a" in report

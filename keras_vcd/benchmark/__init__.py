@@ -27,6 +27,8 @@ f. Peak memory (max RSS of a fresh process per measurement) of training with loc
 The other modules: `settings` (configurations, sizes, repeats), `workload` (the data
 and model timed), `timing`, `machine` (versions, load), `report` (JSON and Markdown,
 `format_table`), `runner` (`run`) and `command` (`python -m keras_vcd.benchmark`).
+`distributed` is a benchmark of its own (`keras-vcd bench --distributed`): one core
+against two `MultiWorkerMirroredStrategy` workers.
 
 All data are synthetic (Bernoulli(0.13) pixels, about MNIST's mean), held in memory,
 so nothing is downloaded. Timings depend on everything else the machine is doing:
@@ -41,7 +43,7 @@ Example (the command line runs the same thing: `keras-vcd bench --quick`):
 >>> print(benchmark.format_table(results))  # doctest: +SKIP
 """
 
-from keras_vcd.benchmark.command import main
+from keras_vcd.benchmark.command import main, run_benchmark
 from keras_vcd.benchmark.flops import (
     evaluation_flops,
     gradient_matmul_rate,
@@ -83,6 +85,7 @@ __all__ = [
     "other_load",
     "require_tfp",
     "run",
+    "run_benchmark",
     "run_memory_probe",
     "synthetic_data",
     "time_baseline",

@@ -9,6 +9,7 @@ import importlib.util
 import json
 import os
 import shutil
+import socket
 import tempfile
 import warnings
 
@@ -306,3 +307,28 @@ def configure_logical_cpus(num_devices):
                 f"{error}"
             ) from error
     return [f"/device:CPU:{i}" for i in range(num_devices)]
+
+
+def loopback_cluster(num_workers):
+    """A `TF_CONFIG` cluster of `num_workers` workers on 127.0.0.1, at free ports.
+
+    For trying `MultiWorkerMirroredStrategy` on one machine: give worker i the
+    environment `TF_CONFIG={"cluster": cluster, "task": {"type": "worker", "index": i}}`.
+    The ports were free when asked for; another program could take one before the
+    workers bind it.
+
+    Example:
+
+    >>> from keras_vcd import distribute
+    >>> cluster = distribute.loopback_cluster(2)
+    >>> [address.split(":")[0] for address in cluster["worker"]]
+    ['127.0.0.1', '127.0.0.1']
+    """
+    sockets = [socket.socket() for _ in range(num_workers)]
+    try:
+        for s in sockets:
+            s.bind(("127.0.0.1", 0))
+        return {"worker": [f"127.0.0.1:{s.getsockname()[1]}" for s in sockets]}
+    finally:
+        for s in sockets:
+            s.close()
