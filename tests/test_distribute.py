@@ -426,6 +426,8 @@ def test_mirrored_fit_runs_and_replicas_agree(mirrored):
     # all-reduced values, so the copies must be bitwise equal, not merely close.
     assert fit["weights_spread"] == 0.0 and fit["optimizer_spread"] == 0.0
     assert len(set(fit["step_size"])) == 1 and fit["step_size"][0] != 0.25  # adapted
+    # The reported step size is the model's, not its sum over the replicas.
+    assert history["hmc_step_size"][-1] == pytest.approx(fit["step_size"][0], rel=1e-6)
     assert len(set(fit["control_variate"])) == 1 and fit["control_variate"][0] != 0.0
     # One draw per training step; validation draws from its own stream.
     assert len(set(fit["rng_counter"])) == 1 and fit["rng_counter"][0] == fit["iterations"]

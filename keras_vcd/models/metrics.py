@@ -22,7 +22,11 @@ class LastValue(keras.metrics.Metric):
 
     def __init__(self, name, **kwargs):
         super().__init__(name=name, **kwargs)
-        self.value = self.add_variable(shape=(), initializer="zeros", name="value")
+        # Every replica of a tf.distribute strategy records the same value (the step
+        # size is synchronised); a metric's default aggregation, "sum", would report
+        # it times the number of replicas.
+        self.value = self.add_variable(shape=(), initializer="zeros", name="value",
+                                       aggregation="only_first_replica")
 
     def update_state(self, value):
         self.value.assign(keras.ops.cast(value, self.value.dtype))
