@@ -1,13 +1,97 @@
-"""Checks on user data, with errors that name the bad value and what was expected.
+"""Checks on arguments and user data, with errors that name the bad value and what was expected.
 
-What values are allowed belongs to the likelihood: every `Decoder` names its support
-and checks it through `check_array` (shape, emptiness, finiteness) and
+Arguments: `check_int`, `check_number` and `check_choice` are the one set of
+validators every constructor and function uses, so a bad value reads the same
+everywhere (a bool is never an int here, although Python says it is one).
+
+Data: what values are allowed belongs to the likelihood: every `Decoder` names its
+support and checks it through `check_array` (shape, emptiness, finiteness) and
 `check_support` here, so the same data are checked the same way on every path
 (`fit`, `evaluate`, the estimators). `check_dataset` does the same for `tf.data`.
 """
 
+import math
+import numbers
+
 import numpy as np
 import tensorflow as tf
+
+
+def check_int(value, name, minimum=1, maximum=None):
+    """Returns `value` as an int if it is an int (numpy ints too, never a bool) in range.
+
+    Args:
+        value: the argument to check.
+        name: the argument's name, for the message.
+        minimum: the smallest allowed value (None: no lower bound).
+        maximum: the largest allowed value (None: no upper bound).
+
+    Example:
+
+    >>> from keras_vcd.validation import check_int
+    >>> check_int(3, "num_steps")
+    3
+    >>> check_int(True, "num_steps")
+    Traceback (most recent call last):
+    ValueError: num_steps must be an int >= 1, received True.
+    """
+    if isinstance(value, (bool, np.bool_)) or not isinstance(value, numbers.Integral) or (
+            minimum is not None and value < minimum) or (maximum is not None and value > maximum):
+        raise ValueError(f"{name} must be an int {_describe_range(minimum, maximum)}, "
+                         f"received {value!r}.")
+    return int(value)
+
+
+def check_number(value, name, minimum=None, maximum=None, exclusive_minimum=False,
+                 exclusive_maximum=False):
+    """Returns `value` as a float if it is a finite real number (never a bool) in range.
+
+    Example:
+
+    >>> from keras_vcd.validation import check_number
+    >>> check_number(0.9, "target_accept_rate", 0, 1, exclusive_minimum=True,
+    ...              exclusive_maximum=True)
+    0.9
+    >>> check_number(0.0, "scale", 0, exclusive_minimum=True)
+    Traceback (most recent call last):
+    ValueError: scale must be a finite number > 0, received 0.0.
+    """
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, (bool, np.bool_))
+          and math.isfinite(value))
+    if ok and minimum is not None:
+        ok = value > minimum if exclusive_minimum else value >= minimum
+    if ok and maximum is not None:
+        ok = value < maximum if exclusive_maximum else value <= maximum
+    if not ok:
+        bounds = _describe_range(minimum, maximum, exclusive_minimum, exclusive_maximum)
+        raise ValueError(f"{name} must be a finite number{' ' + bounds if bounds else ''}, "
+                         f"received {value!r}.")
+    return float(value)
+
+
+def check_choice(value, name, choices):
+    """Returns `value` if it is one of `choices`, else a ValueError listing them.
+
+    Example:
+
+    >>> from keras_vcd.validation import check_choice
+    >>> check_choice("iwea", "method", ("iwae", "hmc_is"))
+    Traceback (most recent call last):
+    ValueError: Unknown method 'iwea'; expected one of ['iwae', 'hmc_is'].
+    """
+    if not any(value is choice or (type(value) is type(choice) and value == choice)
+               for choice in choices):
+        raise ValueError(f"Unknown {name} {value!r}; expected one of {list(choices)}.")
+    return value
+
+
+def _describe_range(minimum, maximum, exclusive_minimum=False, exclusive_maximum=False):
+    low = None if minimum is None else f"{'>' if exclusive_minimum else '>='} {minimum}"
+    high = None if maximum is None else f"{'<' if exclusive_maximum else '<='} {maximum}"
+    if low and high:
+        return f"in {'(' if exclusive_minimum else '['}{minimum}, {maximum}" \
+               f"{')' if exclusive_maximum else ']'}"
+    return low or high or ""
 
 
 def _event_shape(expected):
