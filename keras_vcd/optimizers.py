@@ -1,6 +1,7 @@
 """The RMSprop variant of the VCD reference implementation, and the paper's schedules."""
 
 import keras
+import numpy as np
 from keras import ops
 
 
@@ -143,3 +144,59 @@ def group_optimizers(optimizer=None):
             )
         return {group: _for_group(optimizer.get(group), group, copy=False) for group in GROUPS}
     return {group: _for_group(optimizer, group, copy=True) for group in GROUPS}
+
+
+def group_optimizers_of_compile(optimizer=None, **per_group):
+    """`group_optimizers` from `VCDModel.compile`'s arguments.
+
+    Args:
+        optimizer: as `group_optimizers`' argument.
+        **per_group: the per-group keywords (`decoder=...`, ...), None where not given;
+            they exclude `optimizer`.
+    """
+    given = {group: value for group, value in per_group.items() if value is not None}
+    if optimizer is not None and given:
+        raise ValueError(
+            "Give optimizer (one for all groups, or a dict keyed by group) or the "
+            "per-group decoder_optimizer/encoder_mean_optimizer/encoder_std_optimizer, "
+            "not both."
+        )
+    return group_optimizers(given if optimizer is None else optimizer)
+
+
+# ---------------------------------------------------------------- parameter groups
+# A model with parameter groups describes them as {group: (optimizer, variables)}, in
+# GROUPS order (see `VCDModel.parameter_groups`); these helpers act on that mapping.
+
+
+def build_group_optimizers(groups):
+    """Creates every group's optimizer slots for its variables."""
+    for optimizer, variables in groups.values():
+        optimizer.build(variables)
+
+
+def apply_group_gradients(groups, gradients):
+    """Applies `gradients` (all groups' variables, in order) with each group's optimizer."""
+    start = 0
+    for optimizer, variables in groups.values():
+        optimizer.apply(gradients[start:start + len(variables)], variables)
+        start += len(variables)
+
+
+def describe_group_optimizers(groups):
+    """A line counting every group's optimizer variables (Keras's summary counts one).
+
+    Example:
+
+    >>> import keras
+    >>> from keras_vcd import optimizers
+    >>> weight = keras.Variable([1.0, 2.0])
+    >>> groups = {"decoder": (optimizers.paper_optimizer("decoder"), [weight])}
+    >>> optimizers.build_group_optimizers(groups)
+    >>> optimizers.describe_group_optimizers(groups)  # the step count, 2 accumulators
+    ' Optimizer params, all groups: 3 (decoder 3)'
+    """
+    counts = {group: sum(int(np.prod(v.shape)) for v in optimizer.variables)
+              for group, (optimizer, _) in groups.items()}
+    return (f" Optimizer params, all groups: {sum(counts.values()):,} ("
+            + ", ".join(f"{group} {count:,}" for group, count in counts.items()) + ")")

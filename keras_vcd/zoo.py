@@ -115,12 +115,15 @@ def verify(name_or_dir):
     return weights
 
 
-def load(name_or_dir, load_weights=True, **overrides):
+def load(name_or_dir, load_weights=True, expected_class=None, **overrides):
     """Builds a preset's `VCDModel`, compiled, with verified weights.
 
     Args:
         name_or_dir: a bundled preset name (`list_presets()`) or a preset folder.
         load_weights: load the pretrained weights (after checking their sha256).
+        expected_class: refuse a preset whose model is not of this class (or a
+            subclass), as keras-hub's `from_preset` does; `VCDModel.from_preset`
+            passes its `cls`.
         **overrides: `VCDModel` constructor arguments to replace: `seed=1`, or
             `refiner=kv.HMCRefine(num_steps=30)` for longer chains on a pretrained
             model (the trained step size is kept). `encoder` and `decoder` change the
@@ -139,6 +142,8 @@ def load(name_or_dir, load_weights=True, **overrides):
     """
     directory = resolve(name_or_dir)
     recipe = read_json(directory, CONFIG_FILE)
+    if expected_class is not None:
+        _check_class(recipe, expected_class, name_or_dir)
     refused = sorted(set(overrides) & set(_ARCHITECTURE)) if load_weights else []
     if refused:
         raise ValueError(
@@ -156,6 +161,17 @@ def load(name_or_dir, load_weights=True, **overrides):
     if weights is not None:
         load_weights_file(model, weights)
     return model
+
+
+def _check_class(recipe, expected_class, name_or_dir):
+    registered = recipe["model"].get("registered_name") or recipe["model"]["class_name"]
+    preset_class = keras.saving.get_registered_object(registered)
+    if preset_class is None or not issubclass(preset_class, expected_class):
+        found = preset_class.__name__ if preset_class else registered
+        raise ValueError(
+            f"The preset {name_or_dir!r} holds a {found}, which is not a "
+            f"{expected_class.__name__}; call {found}.from_preset instead."
+        )
 
 
 def load_model(spec):

@@ -91,7 +91,7 @@ def _mirrored_fit(strategy, out, results):
     results["fit_history"] = {k: [float(v) for v in vs] for k, vs in history.history.items()}
     results["replica_step_hlo_has_while"] = _replica_step_is_one_xla_loop(model, x)
     optimizer_variables = [
-        v for opt, _ in model._parameter_groups().values() for v in opt.variables
+        v for opt, _ in model.parameter_groups().values() for v in opt.variables
     ]
     results["fit"] = {
         "step_size": [float(v) for v in _per_replica(strategy, model.refiner.step_size)],
@@ -191,14 +191,14 @@ def _mirrored_one_step(strategy, results, jit_compile):
     # The same step on one device, replica by replica.
     per_replica = GLOBAL_BATCH // strategy.num_replicas_in_sync
     step_seed = mcmc.fold_in([single.seed, 0], tf.constant(0, tf.int64))
-    groups = single._parameter_groups()
+    groups = single.parameter_groups()
     summed, f_all, accept = None, [], []
     for r in range(strategy.num_replicas_in_sync):
         rows = slice(r * per_replica, (r + 1) * per_replica)
         seed = mcmc.fold_in(step_seed, tf.constant(r, tf.int32))
         with tf.GradientTape(persistent=True) as tape:
             terms, info = single.forward(tf.constant(x[rows]), seed, training=False, tape=tape)
-            losses = single._objective_losses(terms, tf.constant(index[rows]), per_replica)
+            losses = single.objective_losses(terms, tf.constant(index[rows]), per_replica)
         gradients = tape.gradient(losses.decoder, groups["decoder"][1]) + tape.gradient(
             losses.encoder, groups["encoder_mean"][1] + groups["encoder_std"][1]
         )
@@ -208,7 +208,7 @@ def _mirrored_one_step(strategy, results, jit_compile):
 
     def apply(model, gradients):
         start = 0
-        for optimizer, variables in model._parameter_groups().values():
+        for optimizer, variables in model.parameter_groups().values():
             optimizer.apply(gradients[start:start + len(variables)], variables)
             start += len(variables)
 
@@ -249,7 +249,7 @@ def _mirrored_one_step(strategy, results, jit_compile):
     # Each replica's seed: the step seed folded with the replica id.
     @tf.function
     def seeds():
-        return strategy.run(distributed._next_seed)
+        return strategy.run(distributed.seeds.next_training_seed)
 
     results["replica_seeds" + ("_xla" if jit_compile else "")] = [
         np.asarray(s).tolist() for s in strategy.experimental_local_results(seeds())
@@ -316,7 +316,7 @@ def _worker_main(out):
                         epochs=1, shuffle=False, verbose=0)
     replica_ids = strategy.run(tf.function(replica_id))
     optimizer_variables = [
-        v for opt, _ in model._parameter_groups().values() for v in opt.variables
+        v for opt, _ in model.parameter_groups().values() for v in opt.variables
     ]
     np.savez(out / f"worker{task}.npz",
              *[np.asarray(v) for v in model.weights + optimizer_variables])

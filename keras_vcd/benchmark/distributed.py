@@ -78,7 +78,7 @@ def distributed_probe(spec):
         warmup=lambda: model.fit(warmup, batch_size=global_batch, epochs=1, shuffle=False,
                                  verbose=0))
     if spec["weights_file"]:
-        optimizer_variables = [v for optimizer, _ in model._parameter_groups().values()
+        optimizer_variables = [v for optimizer, _ in model.parameter_groups().values()
                                for v in optimizer.variables]
         np.savez(spec["weights_file"],
                  *[np.asarray(v) for v in model.weights + optimizer_variables])

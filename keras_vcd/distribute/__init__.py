@@ -13,30 +13,12 @@ global batch over the replicas:
         model.compile()
     model.fit(x, batch_size=100)   # 100 is the GLOBAL batch, split over the replicas
 
-What holds under a strategy with several replicas (all verified by
-tests/test_distribute.py with Keras 3 and TensorFlow 2.18 on CPUs: MirroredStrategy
-over 2 logical CPU devices, MultiWorkerMirroredStrategy with 2 worker processes):
-
-- The losses are sums over the batch, and Keras's TensorFlow optimizer SUMS the
-  gradients over the replicas before its update, so one update equals the update of
-  one device on the whole global batch. Keep the global batch size of a single-device
-  run (e.g. the paper's 100); do not scale the batch size or learning rate.
-- The HMC step size is adapted on the acceptance averaged over the global batch, so
-  it is the same on every replica; the control variates likewise ("local" ones gather
-  every replica's indices, so no example's update is lost).
-- Each replica draws its own noise: the model folds the replica id into its seed.
-- `VCDModel.compile` runs one step per execution without XLA (a Keras bug and an
-  XLA limitation, see its docstring): expect lower throughput per device than a
-  single-device run, which uses XLA and 10 steps per execution.
-
-Not tested here: MirroredStrategy over real GPUs (NCCL all-reduce), multi-worker
-training across machines, and IPUs. Graphcore's `IPUStrategy` comes only with
-Graphcore's own TensorFlow (in the Poplar SDK), an implementation of TensorFlow 2.6
-whose Keras integration is `tf.keras` (Keras 2); Keras 3, which keras_vcd needs, runs
-on TensorFlow 2.16 or later. `get_strategy("ipu")` configures the IPU system and
-returns the strategy as Graphcore documents, but it has never run here, and an IPU
-user should expect keras_vcd not to install or train next to Graphcore's TensorFlow
-until Graphcore ships a build for Keras 3; see docs/distribute.md.
+Under a strategy one update equals a single device's update on the whole global
+batch (the losses are sums and the gradients are summed over the replicas), so keep
+the single-device global batch size and learning rates. What is shared between
+replicas (step size, control variates, random streams), what was verified on which
+stack, and what has never run here (GPUs, several machines, IPUs) is in
+docs/distribute.md.
 
 Example:
 

@@ -55,3 +55,26 @@ def replica_id():
     if context is None:
         return tf.constant(0)
     return tf.cast(context.replica_id_in_sync_group, tf.int32)
+
+
+def zero_unless_all_finite(gradients, losses):
+    """Drops a whole update (all gradients zero) if any gradient or loss is NaN or Inf.
+
+    One bad batch (e.g. an overflow in exp) then costs one step instead of poisoning
+    every weight. Under a strategy every replica drops the update if any replica
+    must, as one device would on the whole global batch. A zero gradient leaves the
+    weights where they are under `ReferenceRMSprop` (only its running average decays).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from keras_vcd.distribute.replicas import zero_unless_all_finite
+    >>> [g.numpy().tolist() for g in zero_unless_all_finite(
+    ...     [tf.constant([1.0, 2.0])], [tf.constant(float("nan"))])]
+    [[0.0, 0.0]]
+    """
+    finite = tf.reduce_all(
+        [tf.reduce_all(tf.math.is_finite(t)) for t in list(gradients) + list(losses)]
+    )
+    finite = all_replicas_true(finite)
+    return [tf.where(finite, g, tf.zeros_like(g)) for g in gradients]

@@ -122,8 +122,7 @@ def _ipu_strategy(num_ipus=1):
             "Strategy 'ipu' needs Graphcore's build of TensorFlow from the Poplar SDK "
             f"(the module tensorflow.python.ipu; import failed: {error}). This "
             f"TensorFlow {tf.__version__} is not that build. Choose another strategy: "
-            f"get_strategy(name) or --strategy with one of {list(STRATEGIES[2:])}, or "
-            "'auto'."
+            f"one of {list(STRATEGIES[2:])}, or 'auto'."
         ) from error
     config = ipu.config.IPUConfig()
     config.auto_select_ipus = num_ipus

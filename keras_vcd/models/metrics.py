@@ -1,7 +1,9 @@
-"""`LastValue`: a metric that reports the latest value, such as the adapted step size."""
+"""The metrics a `VCDModel` reports (DESIGN.md's names), and `LastValue`."""
 
 import keras
 import tensorflow as tf
+
+from keras_vcd.models import objectives
 
 
 class LastValue(keras.metrics.Metric):
@@ -36,3 +38,48 @@ class LastValue(keras.metrics.Metric):
         # hands back the (mirrored) variable itself, which fit's history then held
         # instead of a number (float() of it fails).
         return tf.identity(self.value)
+
+
+# What every objective reports, and what those that run HMC add (DESIGN.md's names).
+_MEANS = ("loss", "elbo")
+_HMC_MEANS = ("log_lik_qt", "stoch_vcd", "hmc_accept_rate")
+
+
+def training_metrics(objective):
+    """The metrics a model trained by `objective` reports, as fresh Keras metrics.
+
+    Example:
+
+    >>> from keras_vcd.models.metrics import training_metrics
+    >>> [m.name for m in training_metrics("elbo")]
+    ['loss', 'elbo']
+    """
+    metrics = [keras.metrics.Mean(name=name) for name in _MEANS]
+    if objective != "elbo":
+        metrics += [keras.metrics.Mean(name=name) for name in _HMC_MEANS]
+        metrics.append(LastValue(name="hmc_step_size"))
+    return metrics
+
+
+def step_values(terms, losses, info, step_size, batch_size):
+    """One step's value of each metric of `training_metrics`, by name.
+
+    Args:
+        terms: the step's `objectives.ForwardTerms`.
+        losses: its `objectives.Losses`.
+        info: the refiner's info dict, or None where no HMC ran.
+        step_size: the refiner's step size after the step.
+        batch_size: the number of examples in the step (this replica's).
+    """
+    values = {
+        "loss": losses.total / tf.cast(batch_size, losses.total.dtype),
+        "elbo": tf.reduce_mean(objectives.elbo_per_example(terms)),
+    }
+    if info is not None:
+        values.update(
+            log_lik_qt=tf.reduce_mean(terms.log_joint_zt),
+            stoch_vcd=tf.reduce_mean(objectives.stochastic_vcd(terms)),
+            hmc_accept_rate=info["accept_rate"],
+            hmc_step_size=step_size,
+        )
+    return values

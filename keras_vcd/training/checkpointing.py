@@ -140,7 +140,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
             raise CheckpointError(
                 f"No intact checkpoint in {self.checkpoint_dir}: " + "; ".join(damaged)
                 + ". Nothing was loaded. To start this run over, move the folder away "
-                "(or pass another --output-dir)."
+                "(or train in another output folder)."
             )
         return None
 
@@ -241,7 +241,7 @@ class ResumableCheckpoint(keras.callbacks.Callback):
     def _check_room(self, snapshot):
         """Raises ENOSPC unless the next checkpoint (and snapshot) fit, by the last one's size.
 
-        HDF5 crashes the process (a segmentation fault; h5py 3.14, HDF5 1.14.6) when
+        HDF5 crashes the process (a segmentation fault) when
         the disk fills during its own write, so a full disk must be found before it
         writes. Only a disk filled by another process within the write's milliseconds
         gets past this; the last good checkpoint survives that too, since the rename

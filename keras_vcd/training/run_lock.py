@@ -63,7 +63,7 @@ class RunLock:
             handle.close()
             raise RunFolderInUse(
                 f"The run folder {self.path.parent} is in use by process {holder}. Wait for "
-                "it to finish or stop it, or pass another --output-dir."
+                "it to finish or stop it, or train in another output folder."
             ) from None
         previous = self._read(handle)
         if previous.get("pid") and not (previous.get("host") == socket.gethostname()

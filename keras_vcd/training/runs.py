@@ -53,7 +53,7 @@ def check_free_space(directory, model):
     if free < needed:
         raise OSError(
             f"Only {free / 2**20:.1f} MiB free under {directory}; this model's checkpoints "
-            f"need {needed / 2**20:.1f} MiB. Free some space or pass another --output-dir."
+            f"need {needed / 2**20:.1f} MiB. Free some space or choose another output folder."
         )
 
 
@@ -195,7 +195,7 @@ def load_run(recipe, run_dir, weights=None):
     latest = ResumableCheckpoint(run_dir).latest()
     if latest is None and weights is None:
         raise ValueError(f"{run_dir} holds no checkpoint; train there first "
-                         "(`keras-vcd train RECIPE --output-dir RUN_DIR`).")
+                         "(keras_vcd.training.runs.train(recipe, run_dir)).")
     state = latest[1] if latest else {}
     zoo.load_weights_file(model, pathlib.Path(weights) if weights else latest[0])
     iterations = int(model.decoder_optimizer.iterations.numpy())

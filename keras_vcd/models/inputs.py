@@ -1,0 +1,61 @@
+"""What a `VCDModel` accepts as data: batches in, checked by the decoder's support.
+
+`prepare` is `VCDModel.prepare_data`, the hook `UnlabelledModel` runs before Keras
+sees the data; `split_inputs` takes a batch apart inside the compiled step.
+"""
+
+import keras
+import tensorflow as tf
+
+from keras_vcd import validation
+
+
+def split_inputs(data):
+    """Returns `(x, index)` from a batch: an array, `(x,)`, or `{"x", "index"}`."""
+    x, _, _ = keras.utils.unpack_x_y_sample_weight(data)
+    if isinstance(x, dict):
+        if "x" not in x:
+            raise ValueError(f"A dict batch needs the key 'x'; received keys {sorted(x)}.")
+        return x["x"], x.get("index")
+    return x, None
+
+
+def require_index(model, index):
+    """Raises unless `index` is given where the model's local control variates need it."""
+    if model.control_variate_kind == "local" and model.objective == "vcd" and index is None:
+        raise ValueError(
+            "control_variate='local' needs each example's index in the training set; "
+            "fit on keras_vcd.datasets.with_indices(x) (a dict {'x': ..., 'index': ...})."
+        )
+
+
+def prepare(model, x, name, training=False):
+    """Checks `x` by `model.decoder`'s support and, for local control variates, its indices.
+
+    Args:
+        model: a `VCDModel`.
+        x: an array, a dict `{"x", "index"}` or a `tf.data.Dataset` of either.
+        name: how errors refer to `x`.
+        training: `x` is what `fit` trains on, so local control variates need indices.
+
+    Returns:
+        `x` ready for Keras (arrays as float32; a dataset with run-time checks added).
+    """
+    local = model.control_variate_kind == "local"
+    if isinstance(x, tf.data.Dataset):
+        x = model.decoder.check_dataset(x, name=name)
+        if local and isinstance(x.element_spec, dict) and "index" in x.element_spec:
+            x = validation.check_dataset_indices(x, model.num_train_examples, name=name)
+        return x
+    if not isinstance(x, dict):
+        return model.decoder.check_data(x, name=name)
+    if "x" not in x:
+        raise ValueError(f"{name} as a dict needs the key 'x'; received {sorted(x)}.")
+    checked = dict(x, x=model.decoder.check_data(x["x"], name=f"{name}['x']"))
+    if local and "index" in x:
+        checked["index"] = validation.check_indices(
+            x["index"], model.num_train_examples, len(checked["x"]), name=f"{name}['index']"
+        )
+    elif training:
+        require_index(model, None)
+    return checked
