@@ -248,7 +248,7 @@ def cmd_bench(args):
     from keras_vcd import benchmark
 
     results, report = benchmark.run_benchmark(args.quick, args.distributed, args.output,
-                                              _verbose(args))
+                                              _verbose(args), args.small_data)
     if not args.json:
         print(report)
     else:
@@ -406,8 +406,12 @@ def build_parser():
     bench.add_argument("--distributed", action="store_true",
                        help="instead: one core against two MultiWorkerMirroredStrategy "
                             "workers on 127.0.0.1 (docs/distribute.md)")
+    bench.add_argument("--small-data", action="store_true",
+                       help="instead: fit per iteration on 150 against 15,000 examples "
+                            "(docs/benchmark.md)")
     bench.add_argument("--output", help="the JSON results file (default: benchmark.json, "
-                       "or benchmark_distributed.json with --distributed)")
+                       "benchmark_distributed.json with --distributed, "
+                       "benchmark_small_data.json with --small-data)")
     bench.set_defaults(func=cmd_bench)
 
     zoo = command("zoo", "list, show, verify presets; export a training run as one")

@@ -259,3 +259,32 @@ def test_summary_counts_every_groups_optimizer(data):
     expected = sum(int(np.prod(v.shape)) for optimizer, _ in model.parameter_groups().values()
                    for v in optimizer.variables)
     assert f"Optimizer params, all groups: {expected:,}" in lines[-1]
+
+
+def test_fit_on_arrays_visits_every_example_once_per_epoch_in_whole_executions(data):
+    # 150 examples in batches of 50: 3 steps an epoch, fed as one endless stream of
+    # shuffled batches (one input pipeline for the whole fit). Executions of 10 steps
+    # would run into the next epoch, so 3 steps run per call; the compile config keeps 10.
+    x = data[:150]
+    model = tiny_model("vcd", "local", num_train_examples=len(x), local_warmup_steps=0)
+    model.compile(steps_per_execution=10)
+    history = model.fit(kv.datasets.with_indices(x), batch_size=50, epochs=2, verbose=0)
+    assert len(history.history["loss"]) == 2
+    assert int(model.decoder_optimizer.iterations.numpy()) == 6
+    assert model.steps_per_execution == 3
+    assert model.get_compile_config()["steps_per_execution"] == 10
+    # Every example's local control variate moved: each was in some batch.
+    assert (model.control_variate.values.numpy() != 0).all()
+
+
+def test_fit_on_arrays_follows_numpys_global_seed(data):
+    def weights_after_fit(shuffle):
+        keras.utils.set_random_seed(3)
+        model = tiny_model("elbo", seed=0)
+        model.compile()
+        model.fit(data[:96], batch_size=32, epochs=2, verbose=0, shuffle=shuffle)
+        return np.concatenate([w.ravel() for w in model.get_weights()])
+
+    first, again = weights_after_fit(True), weights_after_fit(True)
+    np.testing.assert_array_equal(first, again)
+    assert not np.array_equal(first, weights_after_fit(False))

@@ -28,7 +28,8 @@ The other modules: `settings` (configurations, sizes, repeats), `workload` (the 
 and model timed), `timing`, `machine` (versions, load), `report` (JSON and Markdown,
 `format_table`), `runner` (`run`) and `command` (`python -m keras_vcd.benchmark`).
 `distributed` is a benchmark of its own (`keras-vcd bench --distributed`): one core
-against two `MultiWorkerMirroredStrategy` workers.
+against two `MultiWorkerMirroredStrategy` workers; so is `small_data`
+(`keras-vcd bench --small-data`): fit per iteration on 150 against 15,000 examples.
 
 All data are synthetic (Bernoulli(0.13) pixels, about MNIST's mean), held in memory,
 so nothing is downloaded. Timings depend on everything else the machine is doing:

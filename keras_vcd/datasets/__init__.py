@@ -15,7 +15,7 @@ arrays are cached under `$KERAS_HOME/datasets/keras_vcd` (default
 searched first.
 """
 
-from keras_vcd.datasets import binarized_mnist, fashion_mnist, mnist
+from keras_vcd.datasets import binarized_mnist, data_order, fashion_mnist, mnist
 from keras_vcd.datasets._pipeline import image_folder_dataset, with_indices
 from keras_vcd.datasets._sources import ChecksumError, DataUnavailableError
 
@@ -23,6 +23,7 @@ __all__ = [
     "ChecksumError",
     "DataUnavailableError",
     "binarized_mnist",
+    "data_order",
     "fashion_mnist",
     "image_folder_dataset",
     "mnist",

@@ -5,9 +5,11 @@
 - `comparison`: several models on the same examples, with paired standard errors.
 - `diagnostics`: the variance of the VCD encoder gradient under each control variate.
 - `exact`: log p(x) of a linear Gaussian model in closed form, the estimators' check.
+- `baseline`: independent features with no latent variable, what a model must beat.
 """
 
 from keras_vcd.evaluation import comparison, diagnostics  # noqa: F401
+from keras_vcd.evaluation.baseline import independent_baseline
 from keras_vcd.evaluation.comparison import compare
 from keras_vcd.evaluation.estimators import METHODS, StreamingLogSumExp, log_likelihood
 from keras_vcd.evaluation.exact import exact_log_likelihood
@@ -20,6 +22,7 @@ __all__ = [
     "comparison",
     "diagnostics",
     "exact_log_likelihood",
+    "independent_baseline",
     "log_likelihood",
     "mean_and_stderr",
     "measure_log_likelihood",

@@ -9,8 +9,14 @@ the model as it was.
 """
 
 import keras
+import numpy as np
+import tensorflow as tf
 
 from keras_vcd import validation
+from keras_vcd.datasets.data_order import shuffled_batches
+
+# Keras's default batch size, for a fit that gives none.
+_KERAS_BATCH_SIZE = 32
 
 
 class UnlabelledModel(keras.Model):
@@ -50,8 +56,44 @@ class UnlabelledModel(keras.Model):
             with self.distribute_strategy.scope():
                 self.build()
 
+    def compile(self, *args, **kwargs):
+        super().compile(*args, **kwargs)
+        self._planned_steps_per_execution = self.steps_per_execution
+        # The metric bookkeeping Keras does every epoch, as one graph call each
+        # instead of a few eager ops per metric variable: on a small data set these
+        # were a good part of an epoch. Traced again whenever the model is compiled.
+        self._reset_metrics_graph = tf.function(super().reset_metrics)
+        self._metrics_result_graph = tf.function(self._metrics_results)
+
+    def reset_metrics(self):
+        if getattr(self, "_reset_metrics_graph", None) is None:
+            return super().reset_metrics()
+        return self._reset_metrics_graph()
+
+    def get_metrics_result(self):
+        if getattr(self, "_metrics_result_graph", None) is None:
+            return super().get_metrics_result()
+        return {name: _python_value(value)
+                for name, value in self._metrics_result_graph().items()}
+
+    def _metrics_results(self):
+        results = {}
+        for metric in self.metrics:
+            result = metric.result()
+            results.update(result if isinstance(result, dict) else {metric.name: result})
+        return results
+
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
-        """`keras.Model.fit` on unlabelled data, checked by `prepare_data` first."""
+        """`keras.Model.fit` on unlabelled data, checked by `prepare_data` first.
+
+        In-memory arrays are fed as one endless stream of shuffled batches with an
+        epoch of `ceil(N / batch_size)` steps, so that Keras keeps one iterator for
+        the whole fit: it otherwise makes a new input pipeline every epoch, which on
+        a small data set (a few steps per epoch) costs more than the steps. Each
+        epoch is still one pass over the data, in a new order unless
+        `shuffle=False`; the order follows numpy's global seed
+        (`keras.utils.set_random_seed`).
+        """
         batch_size = kwargs.get("batch_size")
         if batch_size is not None:
             validation.check_int(batch_size, "batch_size")
@@ -59,7 +101,27 @@ class UnlabelledModel(keras.Model):
         if validation_data is not None:
             validation_data = self.prepare_data(validation_data, "validation_data")
         self.build_in_scope()
+        if _in_memory(x) and y is None and not kwargs.get("validation_split") \
+                and kwargs.get("steps_per_epoch") is None:
+            x, kwargs = self._as_endless_batches(x, kwargs)
         return super().fit(x, y, validation_data=validation_data, **kwargs)
+
+    def _as_endless_batches(self, x, kwargs):
+        kwargs = dict(kwargs)
+        batch_size = kwargs.pop("batch_size", None) or _KERAS_BATCH_SIZE
+        num_examples = len(x["x"] if isinstance(x, dict) else x)
+        steps_per_epoch = -(-num_examples // batch_size)
+        batches = shuffled_batches(x, batch_size, seed=int(np.random.randint(2**31 - 1)),
+                                   shuffle=kwargs.pop("shuffle", True))
+        # An execution must not run into the next epoch's batches: run as many steps
+        # per call as compiled that divide the epoch (the trace is rebuilt on change).
+        planned = getattr(self, "_planned_steps_per_execution", self.steps_per_execution)
+        steps = max(d for d in range(1, planned + 1) if steps_per_epoch % d == 0)
+        if steps != self.steps_per_execution:
+            self.steps_per_execution = steps
+            self.train_function = None
+        # shuffle=False: the batches come shuffled (Keras warns on a dataset otherwise).
+        return batches, dict(kwargs, steps_per_epoch=steps_per_epoch, shuffle=False)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """`keras.Model.evaluate` on unlabelled data, checked by `prepare_data` first."""
@@ -80,3 +142,15 @@ class UnlabelledModel(keras.Model):
         # MultiWorkerMirroredStrategy. fit/evaluate/predict have built everything already.
         if not self.built:
             super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+def _in_memory(x):
+    """Whether `x` is an array or a dict of arrays (not a dataset or a generator)."""
+    values = x.values() if isinstance(x, dict) else [x]
+    return all(isinstance(value, np.ndarray) for value in values)
+
+
+def _python_value(tensor):
+    """A float for a scalar, else a nested list: what Keras's logs hold."""
+    value = np.asarray(tensor)
+    return value.item() if value.ndim == 0 else value.tolist()

@@ -4,13 +4,13 @@
 - `checkpointing`: `ResumableCheckpoint`, the whole training state after every epoch,
   verified on resume, the previous one kept to fall back on.
 - `run_lock`: `RunLock`, one trainer per run folder.
-- `data_order`: `shuffled_batches`, an epoch's data order fixed by the seed and the epoch.
 - `callbacks`: `ValidationLogLikelihood`, the `val_loglik` metric (keras-tuner's objective).
 
-Recipes themselves are `keras_vcd.recipes`.
+Recipes themselves are `keras_vcd.recipes`; a run's data order (fixed by the seed and
+the epoch) is `keras_vcd.datasets.data_order`.
 """
 
-from keras_vcd.training import callbacks, checkpointing, data_order, run_lock  # noqa: F401
+from keras_vcd.training import callbacks, checkpointing, run_lock  # noqa: F401
 from keras_vcd.training.callbacks import ValidationLogLikelihood
 from keras_vcd.training.checkpointing import CheckpointError, ResumableCheckpoint
 from keras_vcd.training.run_lock import RunFolderInUse, RunLock
@@ -38,7 +38,6 @@ __all__ = [
     "check_free_space",
     "check_output_dir",
     "checkpointing",
-    "data_order",
     "export",
     "load_run",
     "run_lock",

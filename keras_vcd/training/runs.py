@@ -15,7 +15,7 @@ from keras_vcd.evaluation import (
 from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, write_json
 from keras_vcd.recipes import check_training, load_recipe_data, model_from_recipe
 from keras_vcd.training.checkpointing import ResumableCheckpoint
-from keras_vcd.training.data_order import shuffled_batches
+from keras_vcd.datasets.data_order import shuffled_batches
 from keras_vcd.training.run_lock import RunLock
 
 

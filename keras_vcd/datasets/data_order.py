@@ -13,7 +13,7 @@ def epoch_order(num_examples, seed, epoch):
 
     Example:
 
-    >>> from keras_vcd.training.data_order import epoch_order
+    >>> from keras_vcd.datasets.data_order import epoch_order
     >>> sorted(epoch_order(5, seed=0, epoch=3).numpy().tolist())
     [0, 1, 2, 3, 4]
     """
@@ -22,7 +22,7 @@ def epoch_order(num_examples, seed, epoch):
     return tf.argsort(keys)
 
 
-def shuffled_batches(data, batch_size, seed, first_epoch=0):
+def shuffled_batches(data, batch_size, seed, first_epoch=0, shuffle=True):
     """An endless `tf.data.Dataset` of batches, epoch after epoch from `first_epoch`.
 
     Keras shuffles arrays with a random stream that restarts with the process, so a
@@ -37,11 +37,12 @@ def shuffled_batches(data, batch_size, seed, first_epoch=0):
         seed: int, the run's seed.
         first_epoch: the epoch the first batch belongs to (a resumed run's
             initial epoch).
+        shuffle: False visits the examples in order, every epoch.
 
     Example:
 
     >>> import numpy as np
-    >>> from keras_vcd.training.data_order import shuffled_batches
+    >>> from keras_vcd.datasets.data_order import shuffled_batches
     >>> batches = shuffled_batches(np.arange(4), batch_size=2, seed=0)
     >>> sorted(np.concatenate([b.numpy() for b in batches.take(2)]).tolist())
     [0, 1, 2, 3]
@@ -50,7 +51,8 @@ def shuffled_batches(data, batch_size, seed, first_epoch=0):
     num_examples = int(tf.nest.flatten(tensors)[0].shape[0])
 
     def epoch_batches(epoch):
-        order = epoch_order(num_examples, seed, epoch)
+        order = (epoch_order(num_examples, seed, epoch) if shuffle
+                 else tf.range(num_examples))
         return tf.data.Dataset.from_tensor_slices(order).batch(batch_size)
 
     def gather(indices):
