@@ -238,3 +238,14 @@ def test_distributed_benchmark_runs_its_three_setups_and_the_workers_agree(tmp_p
     assert json.loads(output.read_text())["ratios"] == results["ratios"]
     report = distributed.format_distributed(results)
     assert "identical" in report and "c / a" in report
+
+
+def test_small_data_benchmark_times_both_input_paths():
+    from keras_vcd.benchmark.small_data import format_small_data, run_small_data
+
+    results = run_small_data(sizes=(20, 40), iterations=8, repeats=1, verbose=0)
+    for path in ("keras_pipeline", "endless_batches"):
+        times = results["ms_per_iteration"][path]
+        assert set(times) == {"20", "40"} and all(t > 0 for t in times.values())
+        assert results["ratio"][path] == pytest.approx(times["20"] / times["40"])
+    assert "endless batches" in format_small_data(results)

@@ -10,10 +10,9 @@ arrays, as before `UnlabelledModel.fit` fed them as endless batches).
 
 Example:
 
->>> from keras_vcd.benchmark.small_data import run_small_data
->>> results = run_small_data(sizes=(20, 40), iterations=8, repeats=1, verbose=0)
->>> sorted(results["ms_per_iteration"])
-['endless_batches', 'keras_pipeline']
+>>> from keras_vcd.benchmark.small_data import format_small_data, run_small_data
+>>> results = run_small_data(verbose=0)  # doctest: +SKIP
+>>> print(format_small_data(results))  # doctest: +SKIP
 """
 
 import keras
