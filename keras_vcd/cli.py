@@ -247,13 +247,15 @@ def cmd_tune(args):
     from keras_vcd import datasets, training, tuning
 
     training.check_output_dir(args.directory)  # an unusable folder fails now, not mid-search
-    splits, _ = datasets.load(args.dataset, verbose=_verbose(args))
+    recipe = _with_sets(_recipe(args.recipe)[0] if args.recipe else {}, args)
+    dataset = recipe["training"]["dataset"] if args.recipe else args.dataset
+    splits, _ = datasets.load(dataset, verbose=_verbose(args))
     x_train = splits["train"][: args.train_examples]
     x_valid = splits["valid"] if splits["valid"] is not None else splits["test"]
     _, table = tuning.run_search(
         x_train, x_valid, args.directory, project_name=args.project_name,
         algorithm=args.algorithm, max_trials=args.max_trials, epochs=args.epochs,
-        best_preset_dir=args.best_preset_dir, verbose=_verbose(args),
+        best_preset_dir=args.best_preset_dir, verbose=_verbose(args), recipe=recipe,
     )
     if args.json:  # otherwise run_search has printed the table already
         _emit(args, {"results": table})
@@ -461,7 +463,10 @@ def build_parser():
     tune.add_argument("--best-preset-dir", default="runs/tuning/best_preset",
                       help="where the best trial is written as a preset")
     tune.add_argument("--dataset", default="binarized_mnist", choices=datasets.NAMES,
-                      help="the data set")
+                      help="the data set (with --recipe: the recipe's)")
+    tune.add_argument("--recipe", help="build every trial from this short recipe (a file, "
+                      "e.g. zoo/recipes/poisson_mf_mnist.json; default: the paper's model)")
+    recipe_sets(tune)
     tune.set_defaults(func=cmd_tune)
 
     study = command("study", "rerun an experiment of the VCD write-up as a grid of training "
