@@ -36,7 +36,7 @@ from keras_vcd.layers import (
     BernoulliDecoder, GaussianDecoder, GaussianEncoder, HMCRefine, PoissonDecoder,
 )
 from keras_vcd.models import VCDModel
-from keras_vcd.validation import check_choice, check_int
+from keras_vcd.validation import check_choice, check_int, check_number
 
 DECODERS = {"bernoulli": BernoulliDecoder, "gaussian": GaussianDecoder,
             "poisson": PoissonDecoder}
@@ -291,8 +291,7 @@ def stretched(recipe, budget):
     >>> short["training"]["iterations"], short["optimization"]["decay_steps"]
     (100000, 3750)
     """
-    if isinstance(budget, bool) or not isinstance(budget, (int, float)) or not budget > 0:
-        raise ValueError(f"budget must be a number > 0, received {budget!r}.")
+    check_number(budget, "budget", 0, exclusive_minimum=True)
     recipe = complete(recipe)
     for key in ("training.iterations", "optimization.decay_steps"):
         section, name = key.split(".")

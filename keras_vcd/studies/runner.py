@@ -21,7 +21,7 @@ from keras_vcd import datasets, evaluation, training
 from keras_vcd.benchmark.memory import max_rss_bytes
 from keras_vcd.files import write_json
 from keras_vcd.recipes import load_recipe_data, model_from_recipe, with_overrides
-from keras_vcd.studies.grid import STUDIES
+from keras_vcd.studies.grid import CONTROL_VARIATES, STUDIES
 from keras_vcd.studies.timing import time_steps_per_execution
 from keras_vcd.training.run_lock import RunFolderInUse, RunLock
 
@@ -213,7 +213,9 @@ def estimate(name, recipe, options, study_dir, estimators=None, cells=(), data=N
         training_setting = cell.recipe["training"]["batch_size"], cell.recipe["model"][
             "objective"], cell.recipe["model"]["control_variate"]
         if cell.kind == "timing":
-            seconds = 60.0 * len(options.steps_per_execution)  # compiles dominate
+            # Not probed (it would time the timing): about a minute per control variate
+            # and steps_per_execution, XLA compilations included; an assumption.
+            seconds = 60.0 * len(CONTROL_VARIATES) * len(options.steps_per_execution)
         else:
             if training_setting not in ms_per_iteration:
                 ms_per_iteration[training_setting], model = _probe(cell.recipe, splits,
