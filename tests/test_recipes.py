@@ -161,3 +161,16 @@ def test_stretched_schedule_is_the_original_at_budget_one():
     np.testing.assert_array_equal(rates(1, range(0, 400000, 5000)), original)
     # At a quarter of the budget the decay happens at a quarter of the steps.
     np.testing.assert_allclose(rates(0.25, range(0, 100000, 1250)), original, rtol=1e-6)
+
+
+def test_a_short_recipe_continues_its_preset_with_the_whole_training_state():
+    # `keras-vcd train zoo/recipes/logistic_mf_mnist.json --init-from zoo/logistic_mf_mnist`
+    short = json.loads((RECIPES_DIR / "logistic_mf_mnist.json").read_text())
+    model = recipes.model_from_recipe(short)
+    zoo.load_weights_file(model, zoo.verify("logistic_mf_mnist"))
+    preset = zoo.load("logistic_mf_mnist")
+    assert int(model.decoder_optimizer.iterations.numpy()) == int(
+        preset.decoder_optimizer.iterations.numpy()) > 0
+    for mine, theirs in zip(model.weights, preset.weights):
+        np.testing.assert_array_equal(keras.ops.convert_to_numpy(mine),
+                                      keras.ops.convert_to_numpy(theirs))
