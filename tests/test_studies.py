@@ -178,3 +178,20 @@ def test_dry_run_estimates_every_cell_from_a_probe(tmp_path):
     assert all(row["status"] == "to run" and row["estimated_s"] >= 0 for row in rows)
     assert total > 0
     assert not (tmp_path / "seed0").exists()  # a dry run trains no cell
+
+
+def test_study_report_command_rebuilds_from_the_folders(tmp_path, monkeypatch, capsys):
+    def interrupted(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(runner.training, "train", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        studies.run_study("spread", tmp_path, TINY, studies.StudyOptions(seeds=1), ESTIMATORS,
+                          data=_data(), verbose=0)
+    assert cli.main(["study", "spread", "--output-dir", str(tmp_path), "--report"]) == 0
+    out = capsys.readouterr().out
+    assert "## Study: spread" in out and "Not finished yet: seed0." in out
+    assert (tmp_path / "report" / "summary.json").exists()
+    assert cli.main(["study", "spread", "--output-dir", str(tmp_path / "none"),
+                     "--report"]) == 2
+    assert "holds no study" in capsys.readouterr().err
