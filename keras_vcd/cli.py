@@ -43,6 +43,20 @@ def _recipe(preset_or_config):
     return zoo.read_json(directory, zoo.CONFIG_FILE), directory.name
 
 
+def _sets(args):
+    """The --set KEY=VALUE changes as {key: value}."""
+    from keras_vcd import recipes
+
+    return recipes.parse_assignments(args.set or [])
+
+
+def _with_sets(recipe, args):
+    """The recipe with the --set changes applied (checked against it)."""
+    from keras_vcd import recipes
+
+    return recipes.with_overrides(recipe, _sets(args)) if args.set else recipe
+
+
 def _dataset_name(args, specs):
     """The data set to evaluate on: the presets' own, unless the user names the same one.
 
@@ -108,6 +122,7 @@ def cmd_train(args):
     from keras_vcd import distribute, training
 
     recipe, name = _recipe(args.preset)
+    recipe = _with_sets(recipe, args)
     output_dir = pathlib.Path(args.output_dir or pathlib.Path("runs") / name)
     data = None
     if args.data:
@@ -232,16 +247,59 @@ def cmd_tune(args):
     from keras_vcd import datasets, training, tuning
 
     training.check_output_dir(args.directory)  # an unusable folder fails now, not mid-search
-    splits, _ = datasets.load(args.dataset, verbose=_verbose(args))
+    recipe = _with_sets(_recipe(args.recipe)[0] if args.recipe else {}, args)
+    dataset = recipe["training"]["dataset"] if args.recipe else args.dataset
+    splits, _ = datasets.load(dataset, verbose=_verbose(args))
     x_train = splits["train"][: args.train_examples]
     x_valid = splits["valid"] if splits["valid"] is not None else splits["test"]
     _, table = tuning.run_search(
         x_train, x_valid, args.directory, project_name=args.project_name,
         algorithm=args.algorithm, max_trials=args.max_trials, epochs=args.epochs,
-        best_preset_dir=args.best_preset_dir, verbose=_verbose(args),
+        best_preset_dir=args.best_preset_dir, verbose=_verbose(args), recipe=recipe,
     )
     if args.json:  # otherwise run_search has printed the table already
         _emit(args, {"results": table})
+
+
+def cmd_study(args):
+    from keras_vcd import studies
+
+    study_dir = pathlib.Path(args.output_dir or pathlib.Path("runs") / "studies" / args.name)
+    if args.report:
+        _, text, paths = studies.write_report(study_dir)
+        print(text, end="")
+        _emit(args, {"report": str(study_dir / "report"), "pictures": paths})
+        return
+    recipe, _ = _recipe(args.recipe) if args.recipe else (studies.default_recipe(), None)
+    options = studies.StudyOptions(
+        budget=args.budget or studies.REDUCED_BUDGETS[args.name],
+        seeds=args.seeds or studies.DEFAULT_SEEDS[args.name],
+        overrides=tuple(sorted(_sets(args).items())),
+        batch_sizes=tuple(args.batch_sizes or studies.BATCH_SIZES),
+        scale_adaptation=args.scale_adaptation,
+    )
+    estimators = studies.Estimators(
+        test=[("hmc_is", args.eval_samples), ("iwae", args.eval_samples)],
+        num_examples=args.eval_examples)
+    if args.dry_run:
+        rows, total = studies.estimate(args.name, recipe, options, study_dir, estimators,
+                                       args.cells)
+        for row in rows:
+            if args.json:
+                _emit(args, row)
+            else:
+                print("  ".join(f"{key}={value}" for key, value in row.items()))
+        _emit(args, {"cells": len(rows), "estimated_hours_one_process": round(total / 3600, 2)})
+        return
+    try:
+        outcome = studies.run_study(args.name, study_dir, recipe, options, estimators,
+                                    args.cells, verbose=_verbose(args))
+    except KeyboardInterrupt:
+        raise Interrupted(f"interrupted; finished cells in {study_dir} are kept and the "
+                          "cell in progress resumes from its last checkpoint: run the same "
+                          "command again.") from None
+    _emit(args, {"study": args.name, "cells": outcome})
+    studies.write_report(study_dir)
 
 
 def cmd_bench(args):
@@ -339,6 +397,12 @@ def build_parser():
                        help="the first N test examples (default: all)")
         p.add_argument("--seed", type=int, default=0, help="seed of the estimates")
 
+    def recipe_sets(p):
+        p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                       help="change a recipe value, e.g. training.batch_size=128 or "
+                       "optimization.decoder_learning_rate=9e-4 (repeatable; see "
+                       "docs/studies.md for the keys)")
+
     def export_sizes(p):
         p.add_argument("--hmc-is-samples", type=positive_int, default=5000,
                        help="export: S of the hmc_is estimate")
@@ -359,6 +423,7 @@ def build_parser():
     train.add_argument("--data", help="train on your own data instead of the recipe's: a "
                        ".npy file, or a .npz file with one array (or one named 'x')")
     train.add_argument("--export", help="after training, evaluate and write a preset folder here")
+    recipe_sets(train)
     export_sizes(train)
     train.set_defaults(func=cmd_train)
 
@@ -398,8 +463,40 @@ def build_parser():
     tune.add_argument("--best-preset-dir", default="runs/tuning/best_preset",
                       help="where the best trial is written as a preset")
     tune.add_argument("--dataset", default="binarized_mnist", choices=datasets.NAMES,
-                      help="the data set")
+                      help="the data set (with --recipe: the recipe's)")
+    tune.add_argument("--recipe", help="build every trial from this short recipe (a file, "
+                      "e.g. zoo/recipes/poisson_mf_mnist.json; default: the paper's model)")
+    recipe_sets(tune)
     tune.set_defaults(func=cmd_tune)
+
+    study = command("study", "rerun an experiment of the VCD write-up as a grid of training "
+                    "runs (docs/studies.md)")
+    study.add_argument("name", choices=("spread", "control-variates", "batch-size"),
+                       help="the study")
+    study.add_argument("--recipe", help="the base recipe: a preset or a recipe file "
+                       "(default: zoo/recipes/vcd_mnist.json, the paper's configuration)")
+    study.add_argument("--output-dir", help="the study folder (default: runs/studies/NAME)")
+    study.add_argument("--budget", type=float, help="the fraction of the original's 400,000 "
+                       "iterations (epochs and learning-rate decay scale with it; default: "
+                       "the reduced budget of docs/studies.md)")
+    study.add_argument("--seeds", type=positive_int, help="runs per arm (default: 8 for "
+                       "spread, 3 otherwise)")
+    study.add_argument("--cells", nargs="+", default=(), help="run only the cells whose "
+                       "names match these shell patterns, e.g. 'b16-*' (see --dry-run)")
+    study.add_argument("--dry-run", action="store_true",
+                       help="print the grid and the time estimated from a short probe")
+    study.add_argument("--report", action="store_true",
+                       help="rebuild the summary, table and pictures from the folders")
+    study.add_argument("--batch-sizes", type=positive_int, nargs="+",
+                       help="batch-size: the batch sizes (default: 16 100 128 512 1024)")
+    study.add_argument("--scale-adaptation", action="store_true", help="batch-size: scale "
+                       "the HMC step-size adaptation rate by batch / 100")
+    study.add_argument("--eval-samples", type=positive_int, default=1000,
+                       help="S of the test hmc_is and iwae estimates")
+    study.add_argument("--eval-examples", type=positive_int,
+                       help="measure on the first N test examples (default: all)")
+    recipe_sets(study)
+    study.set_defaults(func=cmd_study)
 
     bench = command("bench", "speed benchmark, side by side with tfp.mcmc")
     bench.add_argument("--quick", action="store_true", help="fewer repeats and sizes")

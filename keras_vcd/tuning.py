@@ -1,10 +1,16 @@
 """Hyperparameter search for `VCDModel` with keras-tuner, scored by `val_loglik`.
 
-`VCDHyperModel` is a `keras_tuner.HyperModel` whose search space is the paper's
-setup: every hyperparameter's default is the paper's value, so a trial of defaults
-reproduces the paper's model. `run_search` runs a resumable search (random search,
-Hyperband or Bayesian optimisation), prints a results table and saves the best
-model as a zoo preset that `keras_vcd.zoo.load` accepts.
+`VCDHyperModel` is a `keras_tuner.HyperModel` whose trials are built from a recipe
+(`keras_vcd.recipes`, the short form; by default the paper's configuration) with the
+sampled values applied as recipe overrides, the mechanism of `keras-vcd train --set`.
+The search space is `SEARCH_SPACE`: each hyperparameter's recipe keys and range; its
+defaults are the recipe's values, so a trial of defaults is the recipe's model. Any
+decoder the recipe names (Bernoulli, Gaussian, Poisson, a custom network) or a model
+function of your own can be tuned, with the reference RMSprop or Adam.
+
+`run_search` runs a resumable search (random search, Hyperband or Bayesian
+optimisation), prints a results table and saves the best model as a zoo preset that
+`keras_vcd.zoo.load` accepts.
 
 The objective is `val_loglik`, an importance-sampled estimate of the mean log p(x)
 of a fixed validation subset (`keras_vcd.training.callbacks.ValidationLogLikelihood`);
@@ -26,70 +32,99 @@ model = kv.zoo.load("tuning/best")
 """
 
 import collections
+import dataclasses
 import json
 import pathlib
 
 import keras
 import numpy as np
 
-from keras_vcd import optimizers, validation, zoo
+from keras_vcd import recipes, validation, zoo
 from keras_vcd.extras import require
 from keras_vcd.training.callbacks import METRIC_NAME, ValidationLogLikelihood
-from keras_vcd.layers import BernoulliDecoder, GaussianEncoder, HMCRefine
-from keras_vcd.models import VCDModel
+from keras_vcd.validation import check_choice, check_int
 
 keras_tuner = require("keras_tuner", extra="tuner")
 
 VAL_LOGLIK_OBJECTIVE = keras_tuner.Objective(METRIC_NAME, direction="max")
 ALGORITHMS = ("random", "hyperband", "bayesian")
-BATCH_SIZES = (32, 64, 100, 128)
 
-# The paper's values: the defaults of the search space.
-PAPER_DEFAULTS = {
-    "decoder_learning_rate": optimizers.PAPER_LEARNING_RATES["decoder"],
-    "encoder_mean_learning_rate": optimizers.PAPER_LEARNING_RATES["encoder_mean"],
-    "encoder_std_learning_rate": optimizers.PAPER_LEARNING_RATES["encoder_std"],
-    "latent_dim": 10,
-    "hidden_units": 200,
-    "num_hmc_steps": 8,
-    "num_leapfrog_steps": 5,
-    "objective": "vcd",
-    "control_variate": "global",
-    "batch_size": 100,
+
+@dataclasses.dataclass(frozen=True)
+class Hyperparameter:
+    """One dimension of the search: the recipe keys it sets and how it is sampled.
+
+    Attributes:
+        keys: the dotted recipe keys the value is written to.
+        kind: `"log_span"` (log-uniform over [default / span, default * span]),
+            `"int"` (an int in `values` = (low, high)), `"choice"` (one of `values`)
+            or `"width"` (one of `values`, the width of every hidden layer at
+            `keys`, whose number of layers stays the recipe's).
+        values: the span, the bounds or the choices.
+    """
+
+    keys: tuple
+    kind: str
+    values: object
+
+    def default(self, recipe):
+        """The recipe's value: what a trial of defaults uses."""
+        value = _get(recipe, self.keys[0])
+        if self.kind == "width":
+            return value[0] if value else None
+        return "none" if value is None and self.kind == "choice" else value
+
+    def declare(self, hp, name, default):
+        """Registers the hyperparameter in `hp` around `default`; returns its value."""
+        if self.kind == "log_span":
+            return hp.Float(name, default / self.values, default * self.values,
+                            sampling="log", default=default)
+        if self.kind == "int":
+            low, high = self.values
+            return hp.Int(name, min(low, default), max(high, default), default=default)
+        choices = list(self.values) + ([] if default in self.values else [default])
+        return hp.Choice(name, choices, default=default)
+
+    def overrides(self, value, recipe):
+        """{recipe key: value} that put the sampled `value` into `recipe`."""
+        if self.kind == "width":  # a decoder given as a network has no layers to set
+            return {key: [int(value)] * len(_get(recipe, key)) for key in self.keys
+                    if _get(recipe, key) is not None}
+        value = value.item() if isinstance(value, np.generic) else value
+        return {key: None if value == "none" else value for key in self.keys}
+
+
+# The search space, written once: name -> recipe keys and range. Learning rates are
+# searched over [default / 5, default * 5].
+SEARCH_SPACE = {
+    **{f"{group}_learning_rate": Hyperparameter(
+        (f"optimization.{group}_learning_rate",), "log_span", 5.0)
+       for group in recipes.GROUPS},
+    "optimizer": Hyperparameter(("optimization.optimizer",), "choice",
+                                ("reference_rmsprop", "adam")),
+    "latent_dim": Hyperparameter(("model.encoder.latent_dim",), "choice",
+                                 (2, 5, 10, 20, 32, 50)),
+    "hidden_units": Hyperparameter(("model.encoder.hidden_units",
+                                    "model.decoder.hidden_units"), "width",
+                                   (100, 200, 300, 400, 500)),
+    "num_hmc_steps": Hyperparameter(("model.refiner.num_steps",), "int", (1, 16)),
+    "num_leapfrog_steps": Hyperparameter(("model.refiner.num_leapfrog_steps",), "int",
+                                         (1, 10)),
+    "objective": Hyperparameter(("model.objective",), "choice", ("vcd", "elbo", "hoffman")),
+    # "local" needs each example's index, which a tuner's fit(x, ...) does not pass.
+    "control_variate": Hyperparameter(("model.control_variate",), "choice",
+                                      ("global", "none")),
+    # Batches above 128 made the test log-likelihood worse in a published reproduction.
+    "batch_size": Hyperparameter(("training.batch_size",), "choice", (32, 64, 100, 128)),
 }
-HYPERPARAMETERS = tuple(PAPER_DEFAULTS)
-# Learning rates are searched over [default / 5, default * 5], log-uniformly.
-_LEARNING_RATE_SPAN = 5.0
-_LEARNING_RATE_GROUPS = {
-    "decoder_learning_rate": "decoder",
-    "encoder_mean_learning_rate": "encoder_mean",
-    "encoder_std_learning_rate": "encoder_std",
-}
+HYPERPARAMETERS = tuple(SEARCH_SPACE)
 
 
-def _declare(hp, name, fixed):
-    """Registers hyperparameter `name` in `hp` (fixed or searched); returns its value."""
-    default = PAPER_DEFAULTS[name]
-    if name in fixed:
-        return hp.Fixed(name, fixed[name])
-    if name in _LEARNING_RATE_GROUPS:
-        return hp.Float(name, default / _LEARNING_RATE_SPAN, default * _LEARNING_RATE_SPAN,
-                        sampling="log", default=default)
-    if name == "latent_dim":
-        return hp.Choice(name, [2, 5, 10, 20, 32, 50], default=default)
-    if name == "hidden_units":
-        return hp.Choice(name, [100, 200, 300, 400, 500], default=default)
-    if name == "num_hmc_steps":
-        return hp.Int(name, 1, 16, default=default)
-    if name == "num_leapfrog_steps":
-        return hp.Int(name, 1, 10, default=default)
-    if name == "objective":
-        return hp.Choice(name, ["vcd", "elbo", "hoffman"], default=default)
-    if name == "control_variate":
-        return hp.Choice(name, ["global", "none"], default=default)
-    if name == "batch_size":
-        return hp.Choice(name, list(BATCH_SIZES), default=default)
-    raise AssertionError(name)
+def _get(recipe, key):
+    value = recipe
+    for part in key.split("."):
+        value = value[part]
+    return value
 
 
 def _check_fixed(fixed):
@@ -113,49 +148,41 @@ def _check_fixed(fixed):
 
 
 class VCDHyperModel(keras_tuner.HyperModel):
-    """The paper's VCD VAE as a keras-tuner search space.
+    """A recipe's VCD model as a keras-tuner search space (`SEARCH_SPACE`).
 
-    `build(hp)` returns a built, compiled `VCDModel`; `fit(hp, model, ...)` trains
-    it and reports `val_loglik` every epoch. Hyperparameters (all defaults are the
-    paper's values, so `build(keras_tuner.HyperParameters())` is the paper's model):
-
-    - `decoder_learning_rate` (5e-4), `encoder_mean_learning_rate` (5e-4),
-      `encoder_std_learning_rate` (2.5e-4): log-uniform over [default / 5,
-      default * 5]. Each is the initial rate of the paper's staircase schedule
-      (`optimizers.paper_schedule`: times 0.9 every 15,000 steps) of a
-      `ReferenceRMSprop`.
-    - `latent_dim` (10): choice of 2, 5, 10, 20, 32, 50.
-    - `hidden_units` (200): width of the two hidden layers of the encoder's two
-      networks and of the decoder; choice of 100 to 500 by 100.
-    - `num_hmc_steps` (8, T) in 1..16 and `num_leapfrog_steps` (5, L) in 1..10.
-    - `objective` ("vcd"): "vcd", "elbo" or "hoffman".
-    - `control_variate` ("global"): "global" or "none" (the string "none" stands
-      for `control_variate=None`). Only the `"vcd"` objective uses it. `"local"`
-      is excluded from tuning: it needs each example's index in the training set
-      (`datasets.with_indices`), which a tuner's `fit(x, ...)` does not pass.
-    - `batch_size` (100): choice of 32, 64, 100, 128, used by `fit`. Batches
-      above 128 made the test log-likelihood worse in a published reproduction.
+    `build(hp)` returns a built, compiled `VCDModel`: the recipe with the sampled
+    values set by `keras_vcd.recipes.with_overrides`, built by `model_fn`.
+    `fit(hp, model, ...)` trains it with the sampled batch size and reports
+    `val_loglik` every epoch. Every default is the recipe's value, so with the
+    default recipe `build(keras_tuner.HyperParameters())` is the paper's model.
 
     Args:
-        input_dim: the data dimension D.
-        validation_subset: `(N, D)` binary array on which `val_loglik` is
-            estimated, the same examples every epoch and every trial. If None,
-            `fit` uses the first `max_validation_examples` of its
-            `validation_data` (an array).
+        input_dim: the data dimension D (the decoder's `output_dim`); None keeps the
+            recipe's (784 for the default recipe).
+        recipe: a short recipe (default: the paper's configuration, the defaults of
+            `keras_vcd.recipes.FIELDS`). Its decoder, networks and optimiser family
+            are those of every trial, except where a hyperparameter changes them.
+        model_fn: `model_fn(recipe) -> compiled VCDModel` for a model a recipe cannot
+            describe (e.g. a convolutional network); it reads what it needs from the
+            trial's recipe (`recipe["model"]["encoder"]["latent_dim"]`, the learning
+            rates under `recipe["optimization"]`, ...). Default
+            `keras_vcd.recipes.model_from_recipe`.
+        validation_subset: array of examples on which `val_loglik` is estimated,
+            the same every epoch and every trial. If None, `fit` uses the first
+            `max_validation_examples` of its `validation_data` (an array).
         loglik_samples: importance samples S per example for `val_loglik`.
         loglik_method: `"iwae"` (default) or `"hmc_is"`.
-        fixed: dict of hyperparameter values to fix, e.g. `{"objective": "vcd",
-            "latent_dim": 10}`; fixed values are recorded in every trial but not
-            searched. A fixed `control_variate` may be None (read as "none").
+        fixed: {hyperparameter name: value} to fix (recorded in every trial, not
+            searched), e.g. `{"objective": "vcd", "optimizer": "adam"}`. A fixed
+            `control_variate` may be None (read as "none").
         seed: model seed (weight initialisation and the model's random stream).
-            Every trial starts from it, so trials differ only by their
-            hyperparameters; with `executions_per_trial > 1` execution k uses
-            `seed + k`.
+            Every trial starts from it; with `executions_per_trial > 1` execution k
+            uses `seed + k`.
         loglik_seed: seed of the `val_loglik` estimator (fixed across epochs).
         max_validation_examples: the size of the subset taken from
             `validation_data` when `validation_subset` is None.
-        compile_kwargs: extra `VCDModel.compile` arguments (`steps_per_execution`,
-            `jit_compile`).
+        compile_kwargs: `steps_per_execution` and `jit_compile` for every trial (the
+            recipe's `training.` keys of those names).
         **kwargs: `keras_tuner.HyperModel` arguments (`name`, `tunable`).
 
     Example:
@@ -165,64 +192,78 @@ class VCDHyperModel(keras_tuner.HyperModel):
     >>> hypermodel = VCDHyperModel(input_dim=784)
     >>> hp = keras_tuner.HyperParameters()
     >>> model = hypermodel.build(hp)
-    >>> hp.values["latent_dim"], hp.values["objective"], hp.values["batch_size"]
-    (10, 'vcd', 100)
+    >>> hp.values["latent_dim"], hp.values["optimizer"], hp.values["batch_size"]
+    (10, 'reference_rmsprop', 100)
     """
 
-    def __init__(self, input_dim=784, validation_subset=None, loglik_samples=100,
-                 loglik_method="iwae", fixed=None, seed=0, loglik_seed=0,
+    def __init__(self, input_dim=None, recipe=None, model_fn=None, validation_subset=None,
+                 loglik_samples=100, loglik_method="iwae", fixed=None, seed=0, loglik_seed=0,
                  max_validation_examples=1000, compile_kwargs=None, **kwargs):
         super().__init__(**kwargs)
-        if not isinstance(input_dim, (int, np.integer)) or input_dim < 1:
-            raise ValueError(f"input_dim must be a positive int, received {input_dim!r}.")
-        self.input_dim = int(input_dim)
+        changes = {f"training.{key}": value for key, value in (compile_kwargs or {}).items()}
+        if input_dim is not None:
+            changes["model.decoder.output_dim"] = check_int(input_dim, "input_dim")
+        self.recipe = recipes.with_overrides(recipe or {}, changes)
+        self.model_fn = model_fn or recipes.model_from_recipe
+        self.input_dim = self.recipe["model"]["decoder"]["output_dim"]
+        self._binary = self.recipe["model"]["decoder"]["kind"] == "bernoulli"
         if validation_subset is not None:
-            validation_subset = validation.check_array(
-                validation_subset, self.input_dim, name="validation_subset"
-            )
-            validation.require_binary(validation_subset, name="validation_subset")
+            validation_subset = self._check_validation(validation_subset, "validation_subset")
         self.validation_subset = validation_subset
-        self.loglik_samples = loglik_samples
+        self.loglik_samples = check_int(loglik_samples, "loglik_samples")
         self.loglik_method = loglik_method
         self.fixed = _check_fixed(fixed)
-        self.seed = int(seed)
-        self.loglik_seed = int(loglik_seed)
-        self.max_validation_examples = int(max_validation_examples)
-        self.compile_kwargs = dict(compile_kwargs or {})
+        if self.recipe["model"]["control_variate"] == "local" and (
+                "control_variate" not in self.fixed):
+            raise ValueError("The recipe's control_variate is 'local', which cannot be tuned "
+                             "(see fixed); pass fixed={'control_variate': 'global'} or "
+                             "'none', or set model.control_variate in the recipe.")
+        self.seed = check_int(seed, "seed", minimum=0)
+        self.loglik_seed = check_int(loglik_seed, "loglik_seed", minimum=0)
+        self.max_validation_examples = check_int(max_validation_examples,
+                                                 "max_validation_examples")
         # Models fitted so far per set of hyperparameter values: execution k of a
         # trial is built from `seed + k`.
         self._executions = collections.Counter()
         # Fails now, not in the first trial, on a bad estimator setting.
         self._make_callback(np.zeros((1, self.input_dim), "float32"))
 
+    def _check_validation(self, x, name):
+        # A model function may take data of any shape: its decoder checks them at fit.
+        if self.model_fn is not recipes.model_from_recipe:
+            return np.asarray(x, dtype="float32")
+        x = validation.check_array(x, self.input_dim, name=name)
+        if self._binary:
+            validation.require_binary(x, name=name)
+        return x
+
+    def _declare(self, hp, name):
+        if name in self.fixed:
+            return hp.Fixed(name, self.fixed[name])
+        space = SEARCH_SPACE[name]
+        default = space.default(self.recipe)
+        if default is None:  # e.g. the width of a linear decoder: nothing to search
+            return hp.Fixed(name, default)
+        return space.declare(hp, name, default)
+
     def declare_hyperparameters(self, hp):
         """Registers every hyperparameter in `hp`; returns their values by name."""
-        return {name: _declare(hp, name, self.fixed) for name in HYPERPARAMETERS}
+        return {name: self._declare(hp, name) for name in HYPERPARAMETERS}
+
+    def trial_recipe(self, values, seed=None):
+        """The recipe of a trial: the base recipe with `values` ({name: value}) set."""
+        overrides = {"model.seed": self.seed if seed is None else seed}
+        for name, value in values.items():
+            if value is not None:
+                overrides.update(SEARCH_SPACE[name].overrides(value, self.recipe))
+        return recipes.with_overrides(self.recipe, overrides)
 
     def build(self, hp):
         values = self.declare_hyperparameters(hp)
         seed = self.seed + self._executions[_values_key(hp.values)]
-        # Weight initialisation follows the seed, as in `recipes.model_from_recipe`.
+        # Weight initialisation follows the seed, for a model function too.
         keras.utils.set_random_seed(seed)
-        hidden = (int(values["hidden_units"]),) * 2
-        latent_dim = int(values["latent_dim"])
-        control_variate = values["control_variate"]
-        model = VCDModel(
-            encoder=GaussianEncoder(latent_dim=latent_dim, hidden_units=hidden),
-            decoder=BernoulliDecoder(output_dim=self.input_dim, hidden_units=hidden),
-            refiner=HMCRefine(num_steps=int(values["num_hmc_steps"]),
-                              num_leapfrog_steps=int(values["num_leapfrog_steps"])),
-            objective=values["objective"],
-            control_variate=None if control_variate == "none" else control_variate,
-            seed=seed,
-        )
-        model.compile(
-            **{f"{group}_optimizer": optimizers.ReferenceRMSprop(
-                learning_rate=optimizers.paper_schedule(float(values[name])),
-                name=f"{group}_optimizer",
-            ) for name, group in _LEARNING_RATE_GROUPS.items()},
-            **self.compile_kwargs,
-        )
+        model = self.model_fn(self.trial_recipe(values, seed))
         model.build()
         return model
 
@@ -241,12 +282,8 @@ class VCDHyperModel(keras_tuner.HyperModel):
                 "to VCDHyperModel, or validation_data= (an array) to tuner.search; "
                 f"received validation_data of type {type(validation_data).__name__}."
             )
-        subset = validation.check_array(
-            np.asarray(validation_data)[: self.max_validation_examples], self.input_dim,
-            name="validation_data",
-        )
-        validation.require_binary(subset, name="validation_data")
-        return subset
+        return self._check_validation(
+            np.asarray(validation_data)[: self.max_validation_examples], "validation_data")
 
     def fit(self, hp, model, *args, **kwargs):
         """Trains `model` with the tuned batch size; reports `val_loglik` per epoch.
@@ -256,7 +293,7 @@ class VCDHyperModel(keras_tuner.HyperModel):
         `ValidationLogLikelihood` callback, which therefore writes `val_loglik` into
         the epoch's logs before keras-tuner reads them.
         """
-        batch_size = _declare(hp, "batch_size", self.fixed)
+        batch_size = self._declare(hp, "batch_size")
         if "batch_size" in kwargs:
             raise ValueError(
                 "batch_size is a hyperparameter of VCDHyperModel; fix it with "
@@ -300,8 +337,7 @@ def make_tuner(hypermodel, directory, project_name="vcd_tuning", algorithm="rand
     Args are those of `run_search`; `hypermodel` is a `VCDHyperModel`. The same
     `seed` gives the same sequence of hyperparameter values.
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"Unknown algorithm {algorithm!r}; expected one of {list(ALGORITHMS)}.")
+    check_choice(algorithm, "algorithm", ALGORITHMS)
     common = dict(
         hypermodel=hypermodel, objective=VAL_LOGLIK_OBJECTIVE, directory=str(directory),
         project_name=project_name, overwrite=overwrite,
@@ -413,8 +449,8 @@ def save_best_preset(tuner, directory, algorithm=None, extra_metadata=None):
     metadata.update(extra_metadata or {})
     training = {
         "batch_size": values.get("batch_size"),
-        "learning_rates": {group: values[name] for name, group in _LEARNING_RATE_GROUPS.items()
-                           if name in values},
+        "learning_rates": {name[: -len("_learning_rate")]: value
+                           for name, value in values.items() if name.endswith("_learning_rate")},
     }
     metadata = zoo.save_to_preset(model, directory, metadata=metadata, training=training)
     return model, metadata
@@ -424,7 +460,8 @@ def run_search(x_train, x_valid, directory, project_name="vcd_tuning", algorithm
                max_trials=10, epochs=10, executions_per_trial=1, loglik_samples=100,
                validation_subset_size=1000, fixed=None, overwrite=False,
                best_preset_dir=None, verbose=1, loglik_method="iwae", seed=0,
-               hyperband_factor=3, compile_kwargs=None, preset_metadata=None):
+               hyperband_factor=3, compile_kwargs=None, preset_metadata=None, recipe=None,
+               model_fn=None):
     """Runs (or resumes) a hyperparameter search of `VCDHyperModel` on `val_loglik`.
 
     The search lives in keras-tuner's project folder `directory/project_name`. With
@@ -460,6 +497,7 @@ def run_search(x_train, x_valid, directory, project_name="vcd_tuning", algorithm
         hyperband_factor: Hyperband's reduction factor.
         compile_kwargs: extra `VCDModel.compile` arguments for every trial.
         preset_metadata: extra facts for the preset's metadata (e.g. the data set).
+        recipe, model_fn: what every trial is built from (see `VCDHyperModel`).
 
     Returns:
         `(tuner, table)`: the keras-tuner `Tuner` and the results table (a str,
@@ -473,26 +511,26 @@ def run_search(x_train, x_valid, directory, project_name="vcd_tuning", algorithm
     best = kv.zoo.load("tuning/best")
     ```
     """
-    if algorithm not in ALGORITHMS:
-        raise ValueError(f"Unknown algorithm {algorithm!r}; expected one of {list(ALGORITHMS)}.")
+    check_choice(algorithm, "algorithm", ALGORITHMS)
     for name, value in (("max_trials", max_trials), ("epochs", epochs),
                         ("executions_per_trial", executions_per_trial),
                         ("validation_subset_size", validation_subset_size)):
-        if not isinstance(value, (int, np.integer)) or value < 1:
-            raise ValueError(f"{name} must be an int >= 1, received {value!r}.")
+        check_int(value, name)
     x_train = np.asarray(x_train)
-    if x_train.ndim != 2:
-        raise ValueError(f"x_train must have shape (num_examples, D); received {x_train.shape}.")
-    input_dim = x_train.shape[1]
-    x_train = validation.check_array(x_train, input_dim, name="x_train")
-    subset = validation.check_array(
-        np.asarray(x_valid)[:validation_subset_size], input_dim, name="x_valid"
-    )
-    validation.require_binary(subset, name="x_valid")
+    if x_train.ndim < 2:
+        raise ValueError(f"x_train must have shape (num_examples, ...); received "
+                         f"{x_train.shape}.")
+    # A flat data set sets the decoder's size; a model function takes any shape.
+    input_dim = x_train.shape[1] if x_train.ndim == 2 and model_fn is None else None
     hypermodel = VCDHyperModel(
-        input_dim=input_dim, validation_subset=subset, loglik_samples=loglik_samples,
-        loglik_method=loglik_method, fixed=fixed, seed=seed, compile_kwargs=compile_kwargs,
+        input_dim=input_dim, recipe=recipe, model_fn=model_fn,
+        validation_subset=np.asarray(x_valid)[:validation_subset_size],
+        loglik_samples=loglik_samples, loglik_method=loglik_method, fixed=fixed, seed=seed,
+        compile_kwargs=compile_kwargs,
     )
+    if model_fn is None:
+        x_train = validation.check_array(x_train, hypermodel.input_dim, name="x_train")
+    subset = hypermodel.validation_subset
     tuner = make_tuner(hypermodel, directory, project_name, algorithm, max_trials, epochs,
                        executions_per_trial, overwrite, seed, hyperband_factor)
     tuner.search(x_train, validation_data=subset, epochs=epochs, verbose=verbose)

@@ -214,3 +214,30 @@ def test_a_broken_recipe_file_is_named(tmp_path, capsys):
     assert cli.main(["train", str(recipe), "--output-dir", str(tmp_path / "run")]) == 2
     err = capsys.readouterr().err
     assert "recipe.json is not valid JSON" in err and "Traceback" not in err
+
+
+def test_train_set_changes_a_short_recipe_and_checks_keys_and_types(tmp_path, capsys):
+    from helpers import prototype_data
+
+    recipe = tmp_path / "tiny.json"
+    recipe.write_text(json.dumps({
+        "model": {"encoder": {"latent_dim": 2, "hidden_units": [4]},
+                  "decoder": {"output_dim": 20, "hidden_units": [4]},
+                  "refiner": {"num_steps": 1, "num_leapfrog_steps": 1}},
+        "training": {"batch_size": 64, "iterations": 16, "jit_compile": False}}))
+    np.save(tmp_path / "mine.npy", prototype_data(128))
+    train = ["train", str(recipe), "--data", str(tmp_path / "mine.npy"), "--output-dir",
+             str(tmp_path / "run"), "--json"]
+    assert cli.main(train + ["--set", "training.batch_sizes=32"]) == 2
+    assert "Unknown recipe key 'training.batch_sizes'" in capsys.readouterr().err
+    assert cli.main(train + ["--set", "training.batch_size=big"]) == 2
+    assert "training.batch_size must be int, received 'big'" in capsys.readouterr().err
+    assert not (tmp_path / "run").exists()  # refused before anything was written
+    assert cli.main(train + ["--set", "training.batch_size=32"]) == 0
+    summary = json.loads(capsys.readouterr().out.splitlines()[-1])
+    assert (summary["batch_size"], summary["iterations"]) == (32, 16)
+
+
+def test_train_set_on_a_preset_changes_its_training_keys_only(capsys):
+    assert cli.main(["train", "vcd_mnist", "--set", "model.seed=3"]) == 2
+    assert "only its training keys can be set" in capsys.readouterr().err

@@ -132,7 +132,7 @@ def test_hyperparameter_defaults_are_the_papers():
         "decoder_learning_rate": 5e-4, "encoder_mean_learning_rate": 5e-4,
         "encoder_std_learning_rate": 2.5e-4, "latent_dim": 10, "hidden_units": 200,
         "num_hmc_steps": 8, "num_leapfrog_steps": 5, "objective": "vcd",
-        "control_variate": "global", "batch_size": 100,
+        "control_variate": "global", "batch_size": 100, "optimizer": "reference_rmsprop",
     }
     assert isinstance(model, kv.VCDModel) and model.built
     assert model.input_dim == 784 and model.latent_dim == 10
@@ -214,3 +214,49 @@ def test_callback_deepcopy_leaves_the_model_behind():
     np.testing.assert_array_equal(clone.x, callback.x)
     with pytest.raises(ValueError, match="method"):
         ValidationLogLikelihood(prototype_data(8, 20), method="exact")
+
+
+def test_trials_are_built_from_a_recipe_with_the_sampled_values_as_overrides():
+    gaussian = {"model": {"decoder": {"kind": "gaussian", "output_dim": 20, "scale": 0.1,
+                                      "hidden_units": []},
+                          "encoder": {"latent_dim": 3, "hidden_units": [8, 8]}},
+                "optimization": {"decoder_learning_rate": 1e-3}}
+    hypermodel = tuning.VCDHyperModel(recipe=gaussian, compile_kwargs=FAST,
+                                      fixed={"optimizer": "adam", "hidden_units": 16})
+    hp = keras_tuner.HyperParameters()
+    model = hypermodel.build(hp)
+    # The defaults are the recipe's, the fixed values are applied through its keys.
+    assert hp.values["latent_dim"] == 3 and hp.values["decoder_learning_rate"] == 1e-3
+    assert isinstance(model.decoder, kv.GaussianDecoder) and model.decoder.scale == 0.1
+    assert tuple(model.encoder.hidden_units) == (16, 16)  # the recipe's two layers
+    assert tuple(model.decoder.hidden_units) == ()  # a linear decoder stays linear
+    assert type(model.decoder_optimizer).__name__ == "Adam"
+    learning_rate = hp.get("decoder_learning_rate")
+    space = {h.name: h for h in hp.space}["decoder_learning_rate"]
+    assert (space.min_value, space.max_value) == pytest.approx((learning_rate / 5,
+                                                                learning_rate * 5))
+
+
+def test_a_model_function_receives_the_trials_recipe():
+    seen = []
+
+    def model_fn(recipe):
+        seen.append(recipe)
+        model = tiny_model(input_dim=20, latent_dim=recipe["model"]["encoder"]["latent_dim"])
+        model.compile(jit_compile=False)
+        return model
+
+    hp = keras_tuner.HyperParameters()
+    hp.Fixed("latent_dim", 5)
+    model = tuning.VCDHyperModel(input_dim=20, model_fn=model_fn).build(hp)
+    assert model.latent_dim == 5 and seen[0]["model"]["encoder"]["latent_dim"] == 5
+    assert seen[0]["model"]["seed"] == 0
+
+
+def test_the_search_space_is_declared_once():
+    hp = keras_tuner.HyperParameters()
+    tuning.VCDHyperModel().declare_hyperparameters(hp)
+    assert [h.name for h in hp.space] == list(tuning.SEARCH_SPACE)
+    with pytest.raises(ValueError, match="local"):
+        tuning.VCDHyperModel(recipe={"model": {"control_variate": "local",
+                                               "num_train_examples": 10}})

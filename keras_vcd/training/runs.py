@@ -13,7 +13,7 @@ from keras_vcd.evaluation import (
     exact_log_likelihood, mean_and_stderr, measure_log_likelihood,
 )
 from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, write_json
-from keras_vcd.recipes import check_training, load_recipe_data, model_from_recipe
+from keras_vcd.recipes import check_training, load_recipe_data, model_from_recipe, normalized
 from keras_vcd.training.checkpointing import ResumableCheckpoint
 from keras_vcd.datasets.data_order import shuffled_batches
 from keras_vcd.training.run_lock import RunLock
@@ -80,9 +80,9 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
     """Trains the recipe's model, resuming from `output_dir` if it holds a checkpoint.
 
     Args:
-        recipe: dict with "model" (a serialised `VCDModel`) and "training"
-            ({"dataset", "batch_size", "iterations", "compile", "validation_freq",
-            "snapshot_every_epochs", "subset"}).
+        recipe: a short recipe or a full one (see `keras_vcd.recipes`), whose
+            "training" holds {"dataset", "batch_size", "iterations",
+            "validation_freq", "snapshot_every_epochs", "subset"}.
         output_dir: checkpoint, snapshots, the CSV log (`log.csv`), TensorBoard
             logs (`tensorboard/`, one step per epoch) and `summary.json` go here.
         iterations: total iterations to reach (default: the recipe's). Rounded up to
@@ -103,6 +103,7 @@ def train(recipe, output_dir, iterations=None, data=None, verbose=1, callbacks=(
         # Every worker runs the same saving code (it may use collectives), but only
         # the chief's files land in output_dir.
         output_dir = tempfile.mkdtemp(prefix="keras_vcd_worker_")
+    recipe = normalized(recipe)
     check_training(recipe.get("training"), needs_dataset=data is None)
     output_dir = check_output_dir(output_dir)
     with RunLock(output_dir):
@@ -191,6 +192,7 @@ def load_run(recipe, run_dir, weights=None):
             snapshot, to compare runs at equal iteration counts).
     """
     run_dir = pathlib.Path(run_dir)
+    recipe = normalized(recipe)
     model = model_from_recipe(recipe)
     latest = ResumableCheckpoint(run_dir).latest()
     if latest is None and weights is None:
@@ -228,6 +230,7 @@ def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("
     Returns:
         The metadata written.
     """
+    recipe = normalized(recipe)
     splits, info = datasets.load(recipe["training"]["dataset"], verbose=verbose)
     x_test = splits["test"][:num_test_examples] if num_test_examples else splits["test"]
     results = [measure_log_likelihood(model, x_test, method, s, verbose=verbose)
@@ -249,12 +252,14 @@ def export(model, summary, recipe, preset_dir, evaluations=(("hmc_is", 5000), ("
         "iterations": summary["iterations"],
         "target_iterations": recipe["training"]["iterations"],
         "batch_size": summary["batch_size"],
-        "seed": recipe["model"]["config"]["seed"],
+        "seed": model.seed,
         "wall_time_s": summary["wall_time_s"],
         "machine": summary["machine"],
         "test_log_likelihood": results,
         "check": check,
         "note": note or "",
     }
-    training = {k: v for k, v in recipe["training"].items() if k != "compile"}
+    # The preset's compile config holds the optimisation and its execution settings.
+    training = {k: v for k, v in recipe["training"].items()
+                if k not in ("compile", "steps_per_execution", "jit_compile")}
     return zoo.save_to_preset(model, preset_dir, metadata=metadata, training=training)
