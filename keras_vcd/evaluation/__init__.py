@@ -20,8 +20,8 @@ from keras_vcd.evaluation.estimators import (
     log_likelihood,
 )
 from keras_vcd.evaluation.exact import exact_log_likelihood
+from keras_vcd.evaluation.sandwich import bdmc, simulate
 from keras_vcd.evaluation.summary import mean_and_stderr, measure_log_likelihood
-from keras_vcd.evaluation.sandwich import bdmc, simulate  # noqa: E402 (needs summary)
 
 __all__ = [
     "ADAPTATIONS",
