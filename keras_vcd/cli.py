@@ -296,8 +296,14 @@ def cmd_tune(args):
 def cmd_bench(args):
     from keras_vcd import benchmark
 
-    results, report = benchmark.run_benchmark(args.quick, args.distributed, args.output,
-                                              _verbose(args))
+    if args.estimators:
+        results = benchmark.run_estimator_speed(
+            num_examples=20 if args.quick else 100, repeats=1 if args.quick else 2,
+            output=args.output or "benchmark_estimators.json", verbose=_verbose(args))
+        report = benchmark.format_estimator_speed(results)
+    else:
+        results, report = benchmark.run_benchmark(args.quick, args.distributed, args.output,
+                                                  _verbose(args))
     if not args.json:
         print(report)
     else:
@@ -470,6 +476,9 @@ def build_parser():
     bench.add_argument("--distributed", action="store_true",
                        help="instead: one core against two MultiWorkerMirroredStrategy "
                             "workers on 127.0.0.1 (docs/distribute.md)")
+    bench.add_argument("--estimators", action="store_true",
+                       help="ms per example of iwae, hmc_is, ais and bdmc at their "
+                       "recommended settings on vcd_mnist (benchmark_estimators.json)")
     bench.add_argument("--output", help="the JSON results file (default: benchmark.json, "
                        "or benchmark_distributed.json with --distributed)")
     bench.set_defaults(func=cmd_bench)
