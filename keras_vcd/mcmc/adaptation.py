@@ -106,11 +106,8 @@ class ReferenceAdaptation(StepSizeAdaptation):
 
     def update(self, state, info):
         (step_size,) = state
-        accept = tf.cast(info.is_accepted, step_size.dtype)
-        if step_size.shape.rank == 0:
-            accept = tf.reduce_mean(accept)
-        return (adapt_step_size(step_size, accept, self.target_accept_rate,
-                                self.adaptation_rate),)
+        return (adapt_step_size(step_size, _per_step_size(info.is_accepted, step_size),
+                                self.target_accept_rate, self.adaptation_rate),)
 
     def step_size(self, state):
         return state[0]
@@ -155,9 +152,7 @@ class DualAveraging(StepSizeAdaptation):
 
     def update(self, state, info):
         count, error, _, log_averaged, mu = state
-        accept = tf.cast(info.accept_prob, count.dtype)
-        if count.shape.rank == 0:
-            accept = tf.reduce_mean(accept)
+        accept = _per_step_size(info.accept_prob, count)
         count = count + 1.0
         weight = 1.0 / (count + self.t0)
         error = (1.0 - weight) * error + weight * (self.target_accept_rate - accept)
@@ -203,9 +198,7 @@ class MultiplicativeAdaptation(StepSizeAdaptation):
 
     def update(self, state, info):
         (step_size,) = state
-        accept = tf.cast(info.accept_prob, step_size.dtype)
-        if step_size.shape.rank == 0:
-            accept = tf.reduce_mean(accept)
+        accept = _per_step_size(info.accept_prob, step_size)
         factor = tf.where(accept > self.target_accept_rate, self.factor, 1.0 / self.factor)
         return (step_size * tf.cast(factor, step_size.dtype),)
 
@@ -216,3 +209,9 @@ class MultiplicativeAdaptation(StepSizeAdaptation):
 def _check_target(target_accept_rate):
     return check_number(target_accept_rate, "target_accept_rate", 0, 1,
                         exclusive_minimum=True, exclusive_maximum=True)
+
+
+def _per_step_size(per_chain, step_size):
+    """`per_chain` values in `step_size`'s dtype, averaged over the batch for a scalar."""
+    values = tf.cast(per_chain, step_size.dtype)
+    return tf.reduce_mean(values) if step_size.shape.rank == 0 else values
