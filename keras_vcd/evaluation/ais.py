@@ -62,7 +62,7 @@ def annealing_schedule(num_annealing_steps, schedule="sigmoid", sharpness=4.0):
 
     >>> from keras_vcd.evaluation.ais import annealing_schedule
     >>> [round(float(b), 3) for b in annealing_schedule(4)]
-    [0.0, 0.11, 0.5, 0.89, 1.0]
+    [0.0, 0.105, 0.5, 0.895, 1.0]
     >>> [float(b) for b in annealing_schedule(3, "geometric")]
     [0.0, 0.0001, 0.01, 1.0]
     """
