@@ -14,6 +14,8 @@ import sys
 from keras_vcd import datasets
 
 DEFAULT_PRESET = "vcd_mnist"
+# The estimators of `evaluate --method` (kept here so that --help needs no TensorFlow).
+EVALUATE_METHODS = ("iwae", "hmc_is", "ais", "bdmc")
 
 
 class Interrupted(Exception):
@@ -158,21 +160,68 @@ def cmd_evaluate(args):
     from keras_vcd import evaluation, zoo
 
     model = zoo.load_model(args.model)
+    if args.method == "bdmc":
+        return _evaluate_bdmc(model, args)
     x, info = _test_data(args, [args.model])
     result = evaluation.measure_log_likelihood(
-        model, x, args.method, args.num_samples, args.seed, _verbose(args)
+        model, x, args.method, args.num_chains if args.method == "ais" else args.num_samples,
+        args.seed, _verbose(args), **_estimator_settings(args, args.method),
     )
     result.update(model=str(args.model), dataset=info["source"])
     # The result is printed whatever happens to --output: it took minutes to compute.
     if args.json:
         _emit(args, result)
     else:
-        print(f"test log p(x) [{args.method}, S={args.num_samples}, {len(x)} examples]: "
+        print(f"test log p(x) [{args.method}, S={result['num_samples']}, {len(x)} examples"
+              f"{''.join(f', {k}={v}' for k, v in result['settings'].items())}]: "
               f"{result['mean']:.2f} ± {result['stderr'] or 0:.2f}")
     if args.output:
         _write_output(args.output, result)
     if args.plots:
         _plots(model, x, args.plots, args)
+
+
+def _estimator_settings(args, method):
+    """The keyword arguments of `log_likelihood` that --method's estimator takes."""
+    if method == "hmc_is":
+        return {"adaptation": args.adaptation}
+    if method == "ais":
+        given = {"num_annealing_steps": args.num_annealing_steps}
+        return {"schedule": args.schedule,
+                **{key: value for key, value in given.items() if value is not None}}
+    return {}
+
+
+def _evaluate_bdmc(model, args):
+    """`evaluate --method bdmc`: the sandwich on simulated data, each estimator inside."""
+    from keras_vcd import evaluation
+
+    estimators = {
+        "iwae": {"num_samples": args.num_samples},
+        "hmc_is": {"num_samples": args.num_samples, **_estimator_settings(args, "hmc_is")},
+        "ais": {"num_samples": args.num_chains, **_estimator_settings(args, "ais")},
+    }
+    sandwich = {key: value for key, value in (("num_chains", args.num_chains), (
+        "num_annealing_steps", args.num_annealing_steps)) if value is not None}
+    result = evaluation.bdmc(model, args.num_examples or 100, schedule=args.schedule,
+                             estimators=estimators, seed=args.seed, verbose=_verbose(args),
+                             **sandwich)
+    record = {key: value for key, value in result.items() if not key.endswith("per_example")}
+    record["estimators"] = {name: {k: v for k, v in row.items() if k != "per_example"}
+                            for name, row in result["estimators"].items()}
+    record["model"] = str(args.model)
+    if args.json:
+        _emit(args, record)
+    else:
+        print(f"BDMC on {result['num_examples']} examples simulated from {args.model} "
+              f"[C={result['num_chains']}, K={result['num_annealing_steps']}]: lower "
+              f"{result['lower']:.2f}, upper {result['upper']:.2f}, width "
+              f"{result['width']:.2f} ± {result['width_stderr']:.2f}")
+        for name, row in record["estimators"].items():
+            print(f"  {name}: {row['mean']:.2f}, at most {row['gap_to_upper']:.2f} ± "
+                  f"{row['gap_stderr']:.2f} below log p(x), position {row['position']:.2f}")
+    if args.output:
+        _write_output(args.output, record)
 
 
 def cmd_compare(args):
@@ -305,8 +354,14 @@ def cmd_study(args):
 def cmd_bench(args):
     from keras_vcd import benchmark
 
-    results, report = benchmark.run_benchmark(args.quick, args.distributed, args.output,
-                                              _verbose(args), args.small_data)
+    if args.estimators:
+        results = benchmark.run_estimator_speed(
+            num_examples=20 if args.quick else 100, repeats=1 if args.quick else 2,
+            output=args.output or "benchmark_estimators.json", verbose=_verbose(args))
+        report = benchmark.format_estimator_speed(results)
+    else:
+        results, report = benchmark.run_benchmark(args.quick, args.distributed, args.output,
+                                                  _verbose(args), args.small_data)
     if not args.json:
         print(report)
     else:
@@ -427,9 +482,24 @@ def build_parser():
     export_sizes(train)
     train.set_defaults(func=cmd_train)
 
-    evaluate = command("evaluate", "importance-sampled test log-likelihood")
+    evaluate = command("evaluate", "test log-likelihood (importance sampling, AIS, BDMC)")
     one_model(evaluate)
-    estimator(evaluate, "iwae")
+    evaluate.add_argument("--method", default="iwae", choices=EVALUATE_METHODS,
+                          help="the estimator; bdmc: the sandwich on --num-examples "
+                          "(default 100) examples simulated from the model")
+    evaluate.add_argument("--num-samples", type=positive_int, default=1000,
+                          help="iwae, hmc_is: importance samples S per example")
+    evaluate.add_argument("--adaptation", default="dual_averaging",
+                          choices=("dual_averaging", "reference"),
+                          help="hmc_is: how its burn-in adapts the step size")
+    evaluate.add_argument("--num-chains", type=positive_int,
+                          help="ais, bdmc: annealed chains per example (default: the "
+                          "library's, evaluation.ais.DEFAULT_NUM_CHAINS)")
+    evaluate.add_argument("--num-annealing-steps", type=positive_int,
+                          help="ais, bdmc: annealing steps K (default: the library's, "
+                          "evaluation.ais.DEFAULT_NUM_ANNEALING_STEPS)")
+    evaluate.add_argument("--schedule", default="sigmoid", choices=("sigmoid", "geometric"),
+                          help="ais, bdmc: the annealing schedule")
     evaluate.add_argument("--output", help="also write the result as JSON here")
     evaluate.add_argument("--plots", help="also write the pictures to this folder")
     with_data(evaluate)
@@ -506,6 +576,9 @@ def build_parser():
     bench.add_argument("--small-data", action="store_true",
                        help="instead: fit per iteration on 150 against 15,000 examples "
                             "(docs/benchmark.md)")
+    bench.add_argument("--estimators", action="store_true",
+                       help="instead: ms per example of iwae, hmc_is, ais and bdmc at their "
+                       "recommended settings on vcd_mnist (benchmark_estimators.json)")
     bench.add_argument("--output", help="the JSON results file (default: benchmark.json, "
                        "benchmark_distributed.json with --distributed, "
                        "benchmark_small_data.json with --small-data)")

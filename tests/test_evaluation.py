@@ -112,6 +112,8 @@ def test_streaming_logsumexp_equals_one_shot():
         ({"method": "elbo"}, "method 'elbo'"),
         ({"num_samples": 0}, "num_samples"),
         ({"batch_size": 0}, "batch_size"),
+        ({"method": "hmc_is", "adaptation": "fast"}, "adaptation 'fast'"),
+        ({"method": "hmc_is", "initial_step_size": 0.0}, "initial_step_size"),
     ],
 )
 def test_bad_arguments(linear_model, binary_x, kwargs, match):
@@ -126,3 +128,71 @@ def test_bad_data(linear_model):
         kv.evaluation.log_likelihood(model, np.zeros((3, 6), "float32"), verbose=0)
     with pytest.raises(ValueError, match="binary"):
         kv.evaluation.log_likelihood(model, np.full((3, 5), 0.5, "float32"), verbose=0)
+
+
+# hmc_is with adaptation="reference" at commit c3a1038 (before adaptation became
+# pluggable), first 6 examples, S = 50, seed 3, 10 + 10 transitions.
+PINNED_REFERENCE_HMC_IS = [-4.616744408819975, -4.461955203131753, -4.84413106661618,
+                           -3.9978437909686964, -5.074271183372299, -3.17590146645509]
+
+
+def test_reference_adaptation_reproduces_the_hmc_is_of_before(linear_model, binary_x):
+    model, _, _ = linear_model
+    values = kv.evaluation.log_likelihood(
+        model, binary_x[:6], method="hmc_is", num_samples=50, seed=3, verbose=0,
+        num_burnin_steps=10, num_kept_steps=10, adaptation="reference")
+    np.testing.assert_array_equal(values, PINNED_REFERENCE_HMC_IS)
+
+
+@pytest.fixture(scope="module")
+def narrow_posterior_model():
+    """An ELBO model never trained (its refiner's step size never adapted), with a
+    posterior narrow enough (50 strongly weighted pixels, latent 3) that a step size
+    100x off ruins the reference's burn-in."""
+    model = tiny_model(objective="elbo", input_dim=50, latent_dim=3, hidden_units=(),
+                       num_leapfrog_steps=5)
+    model.build()
+    rng = np.random.default_rng(5)
+    model.decoder.set_weights([rng.normal(scale=2.0, size=(3, 50)).astype("float32"),
+                               np.zeros(50, "float32")])
+    x = np.asarray(model.decoder.sample(
+        tf.constant(rng.normal(size=(30, 3)), tf.float32), [1, 2]), "float32")
+    return model, x
+
+
+def test_hmc_is_does_not_depend_on_the_starting_step_size(narrow_posterior_model):
+    # The same examples and seed from starts 1e-3 ... 1: dual averaging finds each
+    # chain's step size, so the estimates must agree within two paired standard
+    # errors of the per-example differences (fixed seed, so this is deterministic).
+    model, x = narrow_posterior_model
+    runs = {}
+    for start in (1e-3, 1e-2, 1e-1, 1.0):
+        runs[start] = kv.evaluation.log_likelihood(
+            model, x, "hmc_is", num_samples=200, seed=4, verbose=0, num_burnin_steps=100,
+            num_kept_steps=100, initial_step_size=start, return_info=True)
+    reference, _ = runs[1e-1]
+    for start, (values, info) in runs.items():
+        difference, stderr = kv.evaluation.mean_and_stderr(values - reference)
+        assert abs(difference) <= 2 * stderr + 1e-9, (start, difference, stderr)
+        assert (info["accept_rate"] > 0.5).all(), (start, info["accept_rate"].min())
+    # The reference rule, from 1e-3, cannot reach a useful step size in 100
+    # transitions: its estimate is clearly worse, which is what the option fixes.
+    stuck = kv.evaluation.log_likelihood(
+        model, x, "hmc_is", num_samples=200, seed=4, verbose=0, num_burnin_steps=100,
+        num_kept_steps=100, initial_step_size=1e-3, adaptation="reference")
+    assert np.mean(stuck - reference) < -0.5
+
+
+def test_compiled_functions_are_owned_bounded_and_reset(linear_model, binary_x):
+    model, _, _ = linear_model
+    cache = kv.evaluation.CompiledFunctions(max_per_model=2)
+    made = []
+    for key in ("a", "b", "a", "c"):
+        cache.get(model, key, lambda model, key=key: made.append(key) or key)
+    assert made == ["a", "b", "c"] and len(cache) == 2  # "b" was the least recently used
+    cache.clear(model)
+    assert len(cache) == 0
+    kv.evaluation.log_likelihood(model, binary_x[:2], num_samples=2, verbose=0)
+    assert len(kv.evaluation.compiled_functions) > 0
+    kv.evaluation.compiled_functions.clear()
+    assert len(kv.evaluation.compiled_functions) == 0

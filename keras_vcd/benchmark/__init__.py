@@ -27,6 +27,8 @@ f. Peak memory (max RSS of a fresh process per measurement) of training with loc
 The other modules: `settings` (configurations, sizes, repeats), `workload` (the data
 and model timed), `timing`, `machine` (versions, load), `report` (JSON and Markdown,
 `format_table`), `runner` (`run`) and `command` (`python -m keras_vcd.benchmark`).
+`estimators` is one too (`keras-vcd bench --estimators`): ms per example of each
+log p(x) estimator at its recommended settings on a zoo preset.
 `distributed` is a benchmark of its own (`keras-vcd bench --distributed`): one core
 against two `MultiWorkerMirroredStrategy` workers; so is `small_data`
 (`keras-vcd bench --small-data`): fit per iteration on 150 against 15,000 examples.
@@ -45,6 +47,7 @@ Example (the command line runs the same thing: `keras-vcd bench --quick`):
 """
 
 from keras_vcd.benchmark.command import main, run_benchmark
+from keras_vcd.benchmark.estimators import format_estimator_speed, run_estimator_speed
 from keras_vcd.benchmark.flops import (
     evaluation_flops,
     gradient_matmul_rate,
@@ -74,6 +77,7 @@ __all__ = [
     "TFPBaseline",
     "default_settings",
     "evaluation_flops",
+    "format_estimator_speed",
     "format_table",
     "gradient_matmul_rate",
     "iteration_flops",
@@ -87,6 +91,7 @@ __all__ = [
     "require_tfp",
     "run",
     "run_benchmark",
+    "run_estimator_speed",
     "run_memory_probe",
     "synthetic_data",
     "time_baseline",

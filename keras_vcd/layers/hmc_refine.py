@@ -103,13 +103,23 @@ class HMCRefine(keras.layers.Layer):
             name="step_size", aggregation="only_first_replica",
         )
 
+    def adaptation(self):
+        """This layer's step-size rule: the reference rule at its target and rate.
+
+        Example:
+
+        >>> import keras_vcd as kv
+        >>> kv.HMCRefine(adaptation_rate=0.05).adaptation().adaptation_rate
+        0.05
+        """
+        return mcmc.ReferenceAdaptation(self.target_accept_rate, self.adaptation_rate)
+
     def run_chain(self, initial, target_log_prob_fn, seed, num_steps=None, step_size=None,
-                  adapt=False, reducer=None):
+                  adaptation=None, reducer=None):
         """Runs this layer's HMC kernel without changing the layer's own step size.
 
-        The kernel is this layer's: its leapfrog steps, acceptance target and
-        adaptation rate. Evaluation uses it to run longer chains than training does
-        (the `"hmc_is"` estimator), from the trained step size.
+        The kernel is this layer's: its leapfrog steps. Evaluation uses it to run
+        longer chains than training does (the `"hmc_is"` estimator).
 
         Args:
             initial: `(batch, latent_dim)` start positions, or an `mcmc.HMCState`.
@@ -118,8 +128,9 @@ class HMCRefine(keras.layers.Layer):
             num_steps: HMC transitions; the layer's `num_steps` if None.
             step_size: a scalar shared by the batch or a `(batch,)` vector, one per
                 chain; the layer's current step size if None.
-            adapt: adapt the step size along the chain (the returned `step_size`).
-            reducer: as in `mcmc.run_chain`, fed every visited state.
+            adaptation: an `mcmc.StepSizeAdaptation` applied along the chain (the
+                returned `step_size`), e.g. `self.adaptation()`, or None.
+            reducer: an `mcmc.Reducer`, fed every visited state, or None.
 
         Returns:
             An `mcmc.ChainResult`.
@@ -138,9 +149,7 @@ class HMCRefine(keras.layers.Layer):
             target_log_prob_fn, initial,
             self.step_size if step_size is None else step_size,
             self.num_steps if num_steps is None else num_steps,
-            self.num_leapfrog_steps, seed, adapt=adapt,
-            target_accept_rate=self.target_accept_rate,
-            adaptation_rate=self.adaptation_rate, reducer=reducer,
+            self.num_leapfrog_steps, seed, adaptation=adaptation, reducer=reducer,
         )
 
     def refine(self, z0, target_log_prob_fn, seed, adapt=False):
@@ -159,7 +168,8 @@ class HMCRefine(keras.layers.Layer):
         >>> bool(info["step_size"] != hmc.step_size)
         True
         """
-        result = self.run_chain(tf.stop_gradient(z0), target_log_prob_fn, seed, adapt=adapt)
+        result = self.run_chain(tf.stop_gradient(z0), target_log_prob_fn, seed,
+                                adaptation=self.adaptation() if adapt else None)
         return tf.stop_gradient(result.state.position), {
             "accept_rate": result.mean_accept_rate,
             "step_size": result.step_size,

@@ -6,17 +6,28 @@ example). Nothing here knows about Keras layers: `keras_vcd.layers.HMCRefine` an
 leapfrog integrator.
 """
 
-from keras_vcd.mcmc.adaptation import adapt_step_size
-from keras_vcd.mcmc.chain import ChainResult, MomentsReducer, run_chain
+from keras_vcd.mcmc.adaptation import (
+    DualAveraging,
+    MultiplicativeAdaptation,
+    ReferenceAdaptation,
+    StepSizeAdaptation,
+    adapt_step_size,
+)
+from keras_vcd.mcmc.chain import ChainResult, MomentsReducer, Reducer, run_chain
 from keras_vcd.mcmc.hmc import HMCInfo, HMCState, hmc_transition, init_state
 from keras_vcd.mcmc.leapfrog import leapfrog, value_and_gradient
 from keras_vcd.mcmc.randomness import fold_in, normal, uniform
 
 __all__ = [
     "ChainResult",
+    "DualAveraging",
     "HMCInfo",
     "HMCState",
     "MomentsReducer",
+    "MultiplicativeAdaptation",
+    "Reducer",
+    "ReferenceAdaptation",
+    "StepSizeAdaptation",
     "adapt_step_size",
     "fold_in",
     "hmc_transition",

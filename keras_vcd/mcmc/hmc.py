@@ -7,16 +7,35 @@ import tensorflow as tf
 from keras_vcd.mcmc.leapfrog import leapfrog, value_and_gradient
 from keras_vcd.mcmc import randomness
 
-# What the next transition needs: the position, its log density and that gradient.
 HMCState = collections.namedtuple(
     "HMCState", ["position", "target_log_prob", "grad_target_log_prob"]
 )
+HMCState.__doc__ = """What the next transition needs, per chain.
 
-# Diagnostics of one transition, per chain: min(1, exp(-energy_change)), whether the
-# proposal was kept, and the change of the Hamiltonian (+inf for a non-finite proposal).
+Attributes:
+    position: `(batch, dim)`, the current point of each chain.
+    target_log_prob: `(batch,)`, the target log density at `position`.
+    grad_target_log_prob: `(batch, dim)`, its gradient at `position`, carried so that a
+        transition costs `num_leapfrog_steps` gradient evaluations, not one more.
+"""
+HMCState.position.__doc__ = "`(batch, dim)`, the current point of each chain."
+HMCState.target_log_prob.__doc__ = "`(batch,)`, the target log density at `position`."
+HMCState.grad_target_log_prob.__doc__ = "`(batch, dim)`, its gradient at `position`."
+
 HMCInfo = collections.namedtuple(
     "HMCInfo", ["accept_prob", "is_accepted", "energy_change"]
 )
+HMCInfo.__doc__ = """Diagnostics of one transition, per chain (none of it is needed to go on).
+
+Attributes:
+    accept_prob: `(batch,)`, the Metropolis probability min(1, exp(-energy_change)).
+    is_accepted: `(batch,)` bool, whether the proposal was kept.
+    energy_change: `(batch,)`, the change of the Hamiltonian along the trajectory
+        (+inf for a proposal whose log density or gradient is not finite).
+"""
+HMCInfo.accept_prob.__doc__ = "`(batch,)`, min(1, exp(-energy_change))."
+HMCInfo.is_accepted.__doc__ = "`(batch,)` bool, whether the proposal was kept."
+HMCInfo.energy_change.__doc__ = "`(batch,)`, the change of the Hamiltonian (+inf if not finite)."
 
 
 def init_state(target_log_prob_fn, position):
@@ -48,7 +67,7 @@ def hmc_transition(target_log_prob_fn, state, step_size, num_leapfrog_steps, see
     Args:
         target_log_prob_fn: batched log density, `(batch, dim) -> (batch,)`.
         state: the current `HMCState`.
-        step_size: scalar step size shared by all chains.
+        step_size: scalar step size shared by all chains, or `(batch, 1)`, one per chain.
         num_leapfrog_steps: Python int >= 1.
         seed: shape-`[2]` integer tensor for stateless random ops; the same seed
             gives the same transition, with or without XLA.
