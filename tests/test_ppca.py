@@ -6,7 +6,7 @@ import pytest
 
 import keras_vcd as kv
 
-sklearn = pytest.importorskip("sklearn", reason="scikit-learn comes with the [all] extra")
+pytest.importorskip("sklearn", reason="scikit-learn comes with the [all] extra")
 
 
 def _standardised_breast_cancer():
