@@ -18,6 +18,10 @@ if _quiet_start.started_as_command():
     # theirs. A TF_CPP_MIN_LOG_LEVEL the user set is kept.
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "1")
     _quiet_start.import_tensorflow_quietly()
+else:
+    # A library user sees TensorFlow's import as `import tensorflow` shows it, but not
+    # the "failed call to cuInit" of a CPU machine's first fit.
+    _quiet_start.probe_devices_quietly()
 
 from keras_vcd import (  # noqa: E402
     datasets,

@@ -99,13 +99,25 @@ def _user_data(path):
     raise ValueError(f"--data {path} holds arrays {names}; name the data 'x' or keep one array.")
 
 
-def _test_data(args, specs):
-    """The test examples: --data, or the (presets') data set's test split; first N if asked."""
+def _test_data(args, specs, models=()):
+    """The test examples: --data, or the (presets') data set's test split; first N if asked.
+
+    A model of other data (a user's .keras file) meeting the default data set is told
+    that --data is missing, instead of failing on a shape deep in the estimator.
+    """
     if args.data:
         x, info = _user_data(args.data), {"source": f"file {args.data}"}
     else:
-        splits, info = datasets.load(_dataset_name(args, specs), verbose=_verbose(args))
+        name = _dataset_name(args, specs)
+        splits, info = datasets.load(name, verbose=_verbose(args))
         x = splits["test"]
+        for spec, model in zip(specs, models):
+            if tuple(model.event_shape) != x.shape[1:]:
+                raise ValueError(
+                    f"{spec} takes examples of shape {tuple(model.event_shape)}, but the test "
+                    f"data set {name} holds shape {x.shape[1:]}: pass your own test data "
+                    "with --data FILE (a .npy file, or a .npz file with an array 'x')."
+                )
     return (x[: args.num_examples] if args.num_examples else x), info
 
 
@@ -162,7 +174,7 @@ def cmd_evaluate(args):
     model = zoo.load_model(args.model)
     if args.method == "bdmc":
         return _evaluate_bdmc(model, args)
-    x, info = _test_data(args, [args.model])
+    x, info = _test_data(args, [args.model], [model])
     result = evaluation.measure_log_likelihood(
         model, x, args.method, args.num_chains if args.method == "ais" else args.num_samples,
         args.seed, _verbose(args), **_estimator_settings(args, args.method),
@@ -228,7 +240,7 @@ def cmd_compare(args):
     from keras_vcd import evaluation, zoo
 
     models = {spec: zoo.load_model(spec) for spec in args.models}
-    x, info = _test_data(args, args.models)
+    x, info = _test_data(args, args.models, list(models.values()))
     rows = evaluation.compare(models, x, args.method, args.num_samples, args.seed,
                               _verbose(args))
     for row in rows:
@@ -258,7 +270,7 @@ def cmd_sample(args):
     from keras_vcd import zoo
 
     model = zoo.load_model(args.model)
-    x, _ = _test_data(args, [args.model])
+    x, _ = _test_data(args, [args.model], [model])
     _plots(model, x, args.output_dir, args)
 
 
@@ -376,10 +388,11 @@ def cmd_demo(args):
     model = zoo.load(DEFAULT_PRESET)
     splits, info = datasets.load("binarized_mnist", verbose=verbose)
     x_test = splits["test"][:500]
-    _emit(args, {"preset": DEFAULT_PRESET, "dataset": info["source"]})
+    output_dir = pathlib.Path(args.output_dir)
+    _emit(args, {"preset": DEFAULT_PRESET, "dataset": info["source"],
+                 "output_dir": str(output_dir.resolve())})
     _emit(args, {"test_log_likelihood": evaluation.measure_log_likelihood(
         model, x_test, "iwae", 1000, seed=0, verbose=verbose)})
-    output_dir = pathlib.Path(args.output_dir)
     _plots(model, x_test, output_dir, args)
     recipe = zoo.read_json(zoo.resolve(DEFAULT_PRESET), zoo.CONFIG_FILE)
     short = {"train": splits["train"][:5000], "valid": splits["valid"][:1000],
@@ -425,7 +438,8 @@ def build_parser():
         formatter_class=_HelpFormatter,
     )
     parser.add_argument("--output-dir", default="keras_vcd_demo",
-                        help="where the main job writes pictures and its short run")
+                        help="where the main job writes pictures and its short run (in the "
+                             "current folder by default; printed as output_dir)")
     parser.set_defaults(func=cmd_demo, seed=0)
     sub = parser.add_subparsers(dest="command")
 

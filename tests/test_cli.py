@@ -76,6 +76,7 @@ def test_main_job_runs_with_no_arguments(tmp_path, capsys):
     assert cli.main(["--output-dir", str(tmp_path), "--json"]) == 0
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
     assert any("test_log_likelihood" in r for r in records)
+    assert {"output_dir": str(tmp_path.resolve())}.items() <= records[0].items()
     assert (tmp_path / "reconstructions.png").exists()
     assert json.loads((tmp_path / "short_run" / "summary.json").read_text())["iterations"] >= 100
 
@@ -102,6 +103,21 @@ def test_the_default_data_set_is_the_presets(monkeypatch):
     args = cli.build_parser().parse_args(["evaluate", "vcd_fashion_mnist"])
     assert cli._dataset_name(args, ["vcd_fashion_mnist"]) == "fashion_mnist"
     assert cli._dataset_name(args, ["vcd_mnist"]) == "binarized_mnist"
+
+
+def test_a_model_of_other_data_without_data_is_told_that_data_is_missing(
+        tmp_path, monkeypatch, capsys):
+    # A user's 13-feature model meets the default test set (binarized_mnist, replaced
+    # here by zeros of its shape so that nothing is downloaded).
+    model = tiny_model(input_dim=13)
+    model.build()
+    model.save(tmp_path / "mine.keras")
+    splits = {"train": None, "valid": None, "test": np.zeros((5, 784), "float32")}
+    monkeypatch.setattr(cli.datasets, "load", lambda name, verbose=1: (splits, {"source": name}))
+    assert cli.main(["evaluate", str(tmp_path / "mine.keras"), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "takes examples of shape (13,)" in err and "binarized_mnist holds shape (784,)" in err
+    assert "--data FILE" in err and "Traceback" not in err
 
 
 @pytest.mark.parametrize("argv, message", [

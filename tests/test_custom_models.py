@@ -21,7 +21,7 @@ def test_the_docs_example_runs(index, tmp_path, monkeypatch):
 
 
 def test_there_are_examples_to_run():
-    assert len(EXAMPLES) == 5
+    assert len(EXAMPLES) == 6
 
 
 def _conv_model(seed=0):

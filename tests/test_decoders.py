@@ -40,12 +40,14 @@ def _closed_forms():
          lambda x, out: scipy.stats.norm.logpdf(x, out, 0.3)),
         (kv.GaussianDecoder(output_dim=D, hidden_units=(), scale="learned"), real,
          None),  # its scale is a weight: checked below once it is known
+        (kv.GaussianDecoder(output_dim=D, hidden_units=(8,), scale="learned_shared"), real,
+         None),
         (kv.PoissonDecoder(output_dim=D, hidden_units=(8,)), counts,
          lambda x, out: scipy.stats.poisson.logpmf(x, _softplus(out) + 1e-4)),
     ]
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_log_likelihood_equals_the_closed_form(index):
     decoder, x, closed_form = _closed_forms()[index]
     decoder = _randomised(decoder, seed=index)
@@ -60,7 +62,7 @@ def test_log_likelihood_equals_the_closed_form(index):
                                atol=1e-4)
 
 
-@pytest.mark.parametrize("index", range(4))
+@pytest.mark.parametrize("index", range(5))
 def test_sample_moments_agree_with_the_mean(index):
     decoder, _, _ = _closed_forms()[index]
     decoder = _randomised(decoder, seed=index)
@@ -105,6 +107,23 @@ def test_check_data_names_the_bad_value_and_the_support(decoder, bad, match):
         decoder.check_data(np.asarray(bad, "float32"))
 
 
+def test_a_shared_learned_scale_is_one_floored_weight_saved_with_the_model(tmp_path):
+    model = kv.VCDModel(kv.GaussianEncoder(2, ()),
+                        kv.GaussianDecoder(output_dim=D, hidden_units=(), scale="learned_shared",
+                                           min_scale=1e-3))
+    model.build()
+    decoder = model.decoder
+    assert decoder.raw_scale.shape == () and decoder.raw_scale in decoder.trainable_variables
+    decoder.raw_scale.assign(-100.0)  # softplus(-100) = 4e-44: the floor is what is left
+    assert float(decoder.scale_values()) == pytest.approx(1e-3)
+    decoder.raw_scale.assign(0.3)
+    model.save(tmp_path / "ppca.keras")
+    restored = keras.models.load_model(tmp_path / "ppca.keras")
+    assert restored.decoder.get_config() == decoder.get_config()
+    assert float(restored.decoder.scale_values()) == pytest.approx(
+        float(decoder.scale_values()))
+
+
 def test_bernoulli_refuses_fractional_data_for_a_log_likelihood_only():
     decoder = kv.BernoulliDecoder(output_dim=2)
     decoder.check_data(np.array([[0.5, 1.0]]))  # a training target: accepted
@@ -121,11 +140,16 @@ def test_bernoulli_refuses_fractional_data_for_a_log_likelihood_only():
     (lambda: kv.BernoulliDecoder(output_dim=3, hidden_units=(4,),
                                  network=keras.layers.Dense(3)), "not both"),
     (lambda: kv.BernoulliDecoder(output_dim=3, network="dense"), "Keras layer"),
-    (lambda: kv.GaussianEncoder(mean_network=keras.layers.Dense(3)), "both"),
-    (lambda: kv.GaussianEncoder(hidden_units=(0,)), "hidden_units"),
+    (lambda: kv.GaussianDecoder(output_dim=3, scale=True), "scale"),
+    (lambda: kv.GaussianDecoder(output_dim=3, min_scale=0.0), "min_scale"),
+    (lambda: kv.GaussianEncoder(2, mean_network=keras.layers.Dense(2)), "both"),
+    (lambda: kv.GaussianEncoder(2, hidden_units=(0,)), r"hidden_units\[0\]"),
+    (lambda: kv.BernoulliDecoder(), "size of one example"),
+    (lambda: kv.GaussianEncoder(), "latent_dim"),
 ])
 def test_bad_arguments_name_the_value(make, match):
-    with pytest.raises(ValueError, match=match):
+    # A missing required size is a TypeError, as for keras.layers.Dense().
+    with pytest.raises((ValueError, TypeError), match=match):
         make()
 
 
@@ -209,14 +233,16 @@ def test_the_exact_marginal_by_woodbury_equals_scipys():
     # The model holds W in float32 and the reference builds it in float64: they agree
     # to about 1e-7 relative; the learned-scale case below reads the same weights back.
     np.testing.assert_allclose(kv.evaluation.exact_log_likelihood(model, x), exact, rtol=1e-6)
-    learned = kv.VCDModel(kv.GaussianEncoder(LATENT, ()),
-                          kv.GaussianDecoder(output_dim=D, hidden_units=(), scale="learned"))
-    learned.build()
-    decoder = _randomised(learned.decoder)
-    w, b, s = kv.evaluation.exact.linear_gaussian_parameters(decoder)
-    covariance = w @ w.T + np.diag(s**2)
-    np.testing.assert_allclose(kv.evaluation.exact_log_likelihood(learned, x),
-                               scipy.stats.multivariate_normal(b, covariance).logpdf(x),
-                               rtol=1e-9)
+    for scale in ("learned", "learned_shared"):
+        learned = kv.VCDModel(kv.GaussianEncoder(LATENT, ()),
+                              kv.GaussianDecoder(output_dim=D, hidden_units=(), scale=scale))
+        learned.build()
+        decoder = _randomised(learned.decoder)
+        w, b, s = kv.evaluation.exact.linear_gaussian_parameters(decoder)
+        assert len(set(s)) == (1 if scale == "learned_shared" else D)
+        covariance = w @ w.T + np.diag(s**2)
+        np.testing.assert_allclose(kv.evaluation.exact_log_likelihood(learned, x),
+                                   scipy.stats.multivariate_normal(b, covariance).logpdf(x),
+                                   rtol=1e-9)
     with pytest.raises(ValueError, match="linear Gaussian model"):
         kv.evaluation.exact_log_likelihood(kv.zoo.load("vcd_mnist", load_weights=False), x)

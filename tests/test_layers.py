@@ -1,5 +1,7 @@
 """The three layers: shapes, numerics, configs and argument checks."""
 
+import json
+
 import keras
 import numpy as np
 import pytest
@@ -47,18 +49,41 @@ def test_config_round_trip(layer):
     assert type(restored) is type(layer)
 
 
+def _zoo_configs():
+    folder = kv.zoo.presets_dir()
+    return sorted([*folder.glob("*/config.json"), *folder.glob("recipes/*.json")])
+
+
+@pytest.mark.parametrize("path", _zoo_configs(), ids=lambda path: path.parent.name + "/" + path.name)
+def test_every_preset_and_recipe_config_names_its_sizes(path):
+    # The layers have no default sizes (784 or 10 once meant MNIST silently): every
+    # shipped config must carry its own, or it would no longer load.
+    with open(path) as f:
+        config = json.load(f)
+    model = keras.saving.deserialize_keras_object(config["model"])  # raises if a size is missing
+    assert isinstance(model, kv.VCDModel)
+
+
 @pytest.mark.parametrize(
     "make, match",
     [
         (lambda: kv.GaussianEncoder(latent_dim=0), "latent_dim"),
-        (lambda: kv.GaussianEncoder(hidden_units=(10, -1)), "hidden_units"),
-        (lambda: kv.GaussianEncoder(min_std=0.0), "min_std"),
+        (lambda: kv.GaussianEncoder(latent_dim=True), "latent_dim must be an int >= 1"),
+        (lambda: kv.GaussianEncoder(4, hidden_units=(10, -1)), r"hidden_units\[1\]"),
+        (lambda: kv.GaussianEncoder(4, hidden_units=True), r"hidden_units\[0\]"),
+        (lambda: kv.GaussianEncoder(4, min_std=0.0), "min_std"),
+        (lambda: kv.GaussianEncoder(4, input_scale=False), "input_scale"),
         (lambda: kv.BernoulliDecoder(output_dim="784"), "output_dim"),
-        (lambda: kv.HMCRefine(num_steps=-1), "num_steps"),
+        (lambda: kv.BernoulliDecoder(output_dim=True), "output_dim"),
+        (lambda: kv.BernoulliDecoder(output_shape=(28, True)), r"output_shape\[1\]"),
+        (lambda: kv.HMCRefine(num_steps=-1), "num_steps must be an int >= 0"),
+        (lambda: kv.HMCRefine(num_steps=True), "num_steps"),
         (lambda: kv.HMCRefine(num_leapfrog_steps=0), "num_leapfrog_steps"),
-        (lambda: kv.HMCRefine(target_accept_rate=1.5), "target_accept_rate"),
-        (lambda: kv.HMCRefine(adaptation_rate=1.0), "adaptation_rate"),
+        (lambda: kv.HMCRefine(target_accept_rate=1.5), r"target_accept_rate.*\(0, 1\)"),
+        (lambda: kv.HMCRefine(target_accept_rate=True), "target_accept_rate"),
+        (lambda: kv.HMCRefine(adaptation_rate=1.0), r"adaptation_rate.*\[0, 1\)"),
         (lambda: kv.HMCRefine(initial_step_size=-0.1), "initial_step_size"),
+        (lambda: kv.HMCRefine(step_size_bounds=(0.1, 0.01)), r"step_size_bounds\[1\]"),
     ],
 )
 def test_bad_arguments_name_the_value(make, match):

@@ -64,23 +64,40 @@ def test_a_failed_cuda_probe_is_an_error_where_there_is_a_gpu():
     assert not quiet_start.is_start_up_noise(line, gpu_present=True)
 
 
+def _run_python(*arguments):
+    """A fresh Python process with `arguments`, TF_CPP_MIN_LOG_LEVEL unset as a user's is."""
+    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
+    result = subprocess.run([sys.executable, *arguments], capture_output=True, text=True,
+                            env=environment, timeout=300)
+    assert result.returncode == 0, result.stderr
+    return result
+
+
 @pytest.mark.skipif(quiet_start.has_nvidia_device(), reason="a GPU machine prints its devices")
 def test_the_command_starts_without_tensorflow_chatter():
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-m", "keras_vcd", "zoo", "list"],
-                            capture_output=True, text=True, env=environment, timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-m", "keras_vcd", "zoo", "list")
     assert "vcd_mnist" in result.stdout
     assert result.stderr == ""
+
+
+@pytest.mark.skipif(quiet_start.has_nvidia_device(), reason="the CUDA probe is real there")
+def test_a_library_fit_on_a_cpu_machine_prints_no_cuda_probe_failure():
+    # TensorFlow's own import lines stay (a library user's logging is theirs); the
+    # CUDA probe of the first fit, which found nothing to report, does not print.
+    code = ("import numpy as np, keras_vcd as kv, tensorflow as tf; "
+            "tf.config.set_visible_devices([], 'GPU'); "  # devices not yet initialised
+            "m = kv.VCDModel(kv.GaussianEncoder(2, (4,)), kv.BernoulliDecoder(3, (4,)), "
+            "kv.HMCRefine(1, 1)); m.compile(); "
+            "m.fit(np.zeros((8, 3), 'float32'), epochs=1, verbose=0); print('fitted')")
+    result = _run_python("-c", code)
+    assert result.stdout.strip() == "fitted"
+    assert "cuInit" not in result.stderr
 
 
 def test_importing_the_library_leaves_logging_alone():
     code = ("import os, keras_vcd; "
             "print(os.environ.get('TF_CPP_MIN_LOG_LEVEL', 'unset'))")
-    environment = {k: v for k, v in os.environ.items() if k != "TF_CPP_MIN_LOG_LEVEL"}
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                            env=environment, timeout=300)
-    assert result.returncode == 0, result.stderr
+    result = _run_python("-c", code)
     assert result.stdout.strip() == "unset"
 
 

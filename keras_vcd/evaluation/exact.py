@@ -35,7 +35,9 @@ def exact_log_likelihood(model, x):
 
     Args:
         model: a `VCDModel` whose decoder is a `GaussianDecoder` with a linear network
-            (the reference's Gaussian matrix factorisation, `gaussian_mf_mnist`).
+            (`hidden_units=()`) and any scale: fixed (the reference's Gaussian matrix
+            factorisation, `gaussian_mf_mnist`), `"learned"` (factor analysis) or
+            `"learned_shared"` (probabilistic PCA).
         x: `(N, D)` data.
 
     Returns:
@@ -45,7 +47,8 @@ def exact_log_likelihood(model, x):
 
     >>> import numpy as np, keras_vcd as kv
     >>> model = kv.VCDModel(kv.GaussianEncoder(2, ()),
-    ...                     kv.GaussianDecoder(output_dim=3, hidden_units=(), scale=0.5))
+    ...                     kv.GaussianDecoder(output_dim=3, hidden_units=(),
+    ...                                        scale="learned_shared"))
     >>> model.build()
     >>> kv.evaluation.exact_log_likelihood(model, np.zeros((4, 3), "float32")).shape
     (4,)

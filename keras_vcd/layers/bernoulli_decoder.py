@@ -61,7 +61,8 @@ class BernoulliDecoder(Decoder):
 
     Args:
         output_dim: number of binary features D (784 for MNIST), or
-        output_shape: the shape of one example, e.g. `(28, 28, 1)`.
+        output_shape: the shape of one example, e.g. `(28, 28, 1)`. One of the two
+            is required.
         hidden_units, activation, network: the network, see `Decoder`.
 
     Call arguments:
@@ -84,8 +85,6 @@ class BernoulliDecoder(Decoder):
 
     def __init__(self, output_dim=None, hidden_units=None, activation="relu",
                  output_shape=None, network=None, **kwargs):
-        if output_dim is None and output_shape is None:
-            output_dim = 784  # MNIST, the paper's data
         super().__init__(output_shape=output_shape, output_dim=output_dim,
                          hidden_units=hidden_units, activation=activation,
                          network=network, **kwargs)

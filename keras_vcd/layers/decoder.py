@@ -3,13 +3,10 @@
 import math
 
 import keras
-import numpy as np
 from keras import ops
 
 from keras_vcd import validation
-from keras_vcd.layers.mlp import (
-    check_hidden_units, check_positive_int, deserialize_networks, make_mlp,
-)
+from keras_vcd.layers.mlp import check_hidden_units, deserialize_networks, make_mlp
 
 DEFAULT_HIDDEN_UNITS = (200, 200)
 
@@ -18,21 +15,21 @@ def check_event_shape(output_shape, output_dim):
     """The event shape from exactly one of `output_shape` (a tuple) or `output_dim` (an int)."""
     if (output_shape is None) == (output_dim is None):
         raise ValueError(
-            "Give exactly one of output_shape (the shape of one example, e.g. (28, 28, 1)) "
-            f"and output_dim (an int D for flat data); received output_shape={output_shape!r}, "
-            f"output_dim={output_dim!r}."
+            "A decoder needs the size of one example: give exactly one of output_dim (an "
+            "int D for flat data, e.g. 784) and output_shape (e.g. (28, 28, 1)); received "
+            f"output_shape={output_shape!r}, output_dim={output_dim!r}."
         )
     if output_dim is not None:
-        return (check_positive_int(output_dim, "output_dim"),)
+        return (validation.check_int(output_dim, "output_dim"),)
     try:
         shape = tuple(output_shape)
     except TypeError:
-        shape = None
-    if not shape or not all(isinstance(d, (int, np.integer)) and d > 0 for d in shape):
+        shape = ()
+    if not shape:
         raise ValueError(
             f"output_shape must be a non-empty tuple of positive ints, received {output_shape!r}."
         )
-    return tuple(int(d) for d in shape)
+    return tuple(validation.check_int(d, f"output_shape[{i}]") for i, d in enumerate(shape))
 
 
 class Decoder(keras.layers.Layer):
@@ -53,7 +50,8 @@ class Decoder(keras.layers.Layer):
 
     Args:
         output_shape: the shape of one example, e.g. `(784,)` or `(28, 28, 1)`.
-        output_dim: an int D, the same as `output_shape=(D,)`. Give one of the two.
+        output_dim: an int D, the same as `output_shape=(D,)`. Give one of the two:
+            there is no default size (as `keras.layers.Dense` has no default `units`).
         hidden_units: hidden layer sizes of the default MLP; an int is one layer.
             `(200, 200)` when neither this nor `network` is given.
         activation: activation of the MLP's hidden layers.

@@ -6,8 +6,10 @@ from keras import ops
 from keras_vcd import mcmc
 from keras_vcd.densities import gaussian_log_prob
 from keras_vcd.layers.decoder import Decoder
+from keras_vcd.validation import check_choice, check_number
 
-LEARNED = "learned"
+LEARNED = "learned"  # one scale per feature: factor analysis with a linear network
+LEARNED_SHARED = "learned_shared"  # one for all features: probabilistic PCA when linear
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -19,10 +21,14 @@ class GaussianDecoder(Decoder):
     Args:
         output_dim or output_shape: the shape of one example (see `Decoder`).
         hidden_units, activation, network: the network, see `Decoder`.
-        scale: the standard deviation: a positive float shared by every feature (the
-            reference's Gaussian matrix factorisation uses 0.1, sigma^2 = 0.01), or
-            `"learned"`: one per feature, `softplus(w) + min_scale`, trained with the
-            decoder's parameter group.
+        scale: the standard deviation, fixed or learned:
+            a positive float, shared by every feature (the reference's Gaussian
+            matrix factorisation uses 0.1, sigma^2 = 0.01);
+            `"learned"`: one per feature, so a linear decoder is factor analysis;
+            `"learned_shared"`: one for all features, so a linear decoder is
+            probabilistic PCA (Tipping & Bishop 1999).
+            A learned scale is `softplus(w) + min_scale`, starts at about 1 and is
+            trained with the decoder's parameter group.
         min_scale: the floor of a learned scale, so that `1 / scale` never overflows.
 
     Example:
@@ -39,27 +45,28 @@ class GaussianDecoder(Decoder):
         super().__init__(output_shape=output_shape, output_dim=output_dim,
                          hidden_units=hidden_units, activation=activation,
                          network=network, **kwargs)
-        if scale != LEARNED and not (isinstance(scale, (int, float)) and scale > 0):
-            raise ValueError(
-                f"scale must be a positive float or 'learned', received {scale!r}."
-            )
-        if not min_scale > 0:
-            raise ValueError(f"min_scale must be > 0, received {min_scale!r}.")
-        self.scale = scale if scale == LEARNED else float(scale)
-        self.min_scale = float(min_scale)
+        self.scale = (check_choice(scale, "scale", (LEARNED, LEARNED_SHARED))
+                      if isinstance(scale, str) else
+                      check_number(scale, "scale", 0, exclusive_minimum=True))
+        self.min_scale = check_number(min_scale, "min_scale", 0, exclusive_minimum=True)
+
+    @property
+    def learned(self):
+        """Whether the scale is a weight (`"learned"` or `"learned_shared"`)."""
+        return isinstance(self.scale, str)
 
     def build(self, input_shape):
         super().build(input_shape)
-        if self.scale == LEARNED:
+        if self.learned:
             # softplus(0.5413) = 1: a unit scale to start from.
             self.raw_scale = self.add_weight(
-                shape=self.event_shape, initializer=keras.initializers.Constant(0.5413),
-                name="raw_scale",
+                shape=self.event_shape if self.scale == LEARNED else (),
+                initializer=keras.initializers.Constant(0.5413), name="raw_scale",
             )
 
     def scale_values(self):
-        """The standard deviation, one per feature (`event_shape`) or a scalar."""
-        if self.scale == LEARNED:
+        """The standard deviation: one per feature (`event_shape`) or a scalar."""
+        if self.learned:
             return ops.softplus(self.raw_scale) + self.min_scale
         return ops.convert_to_tensor(self.scale, self.compute_dtype)
 

@@ -5,9 +5,8 @@ import math
 import keras
 from keras import ops
 
-from keras_vcd.layers.mlp import (
-    check_hidden_units, check_positive_int, deserialize_networks, make_mlp,
-)
+from keras_vcd.layers.mlp import check_hidden_units, deserialize_networks, make_mlp
+from keras_vcd.validation import check_int, check_number
 
 DEFAULT_HIDDEN_UNITS = (200, 200)
 
@@ -25,7 +24,7 @@ class GaussianEncoder(keras.layers.Layer):
     data to `(batch, latent_dim)`.
 
     Args:
-        latent_dim: dimension of z (positive int).
+        latent_dim: dimension of z (positive int), required.
         hidden_units: hidden layer sizes of each default MLP; an int is one layer.
             `(200, 200)` when no networks are given.
         activation: activation of the MLPs' hidden layers.
@@ -49,12 +48,12 @@ class GaussianEncoder(keras.layers.Layer):
     ((3, 10), True)
     """
 
-    def __init__(self, latent_dim=10, hidden_units=None, activation="relu", min_std=1e-4,
+    def __init__(self, latent_dim, hidden_units=None, activation="relu", min_std=1e-4,
                  mean_network=None, std_network=None, input_scale=1.0, **kwargs):
         super().__init__(**kwargs)
-        self.latent_dim = check_positive_int(latent_dim, "latent_dim")
-        if not min_std > 0:
-            raise ValueError(f"min_std must be > 0, received {min_std!r}.")
+        self.latent_dim = check_int(latent_dim, "latent_dim")
+        self.min_std = check_number(min_std, "min_std", 0, exclusive_minimum=True)
+        self.input_scale = check_number(input_scale, "input_scale", 0, exclusive_minimum=True)
         if (mean_network is None) != (std_network is None):
             raise ValueError(
                 "Give both mean_network and std_network (your own networks), or neither "
@@ -70,14 +69,10 @@ class GaussianEncoder(keras.layers.Layer):
         for name, network in (("mean_network", mean_network), ("std_network", std_network)):
             if custom and not isinstance(network, keras.layers.Layer):
                 raise ValueError(f"{name} must be a Keras layer, received {network!r}.")
-        if not input_scale > 0:
-            raise ValueError(f"input_scale must be > 0, received {input_scale!r}.")
         self.hidden_units = None if custom else check_hidden_units(
             DEFAULT_HIDDEN_UNITS if hidden_units is None else hidden_units
         )
         self.activation = activation
-        self.min_std = float(min_std)
-        self.input_scale = float(input_scale)
         if custom:
             self.mean_network, self.std_network = mean_network, std_network
         else:

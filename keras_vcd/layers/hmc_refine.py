@@ -1,12 +1,11 @@
 """Refines samples by HMC targeting any batched log density."""
 
 import keras
-import numpy as np
 import tensorflow as tf
 
 from keras_vcd import mcmc
-from keras_vcd.layers.mlp import check_positive_int
 from keras_vcd.distribute.replicas import cross_replica_mean
+from keras_vcd.validation import check_int, check_number
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -62,34 +61,19 @@ class HMCRefine(keras.layers.Layer):
                  adaptation_rate=0.01, initial_step_size=None, seed=None,
                  step_size_bounds=(1e-5, 10.0), **kwargs):
         super().__init__(**kwargs)
-        if isinstance(num_steps, bool) or not isinstance(num_steps, (int, np.integer)) \
-                or num_steps < 0:
-            raise ValueError(f"num_steps must be an int >= 0, received {num_steps!r}.")
-        num_leapfrog_steps = check_positive_int(num_leapfrog_steps, "num_leapfrog_steps")
-        if not 0.0 < target_accept_rate < 1.0:
-            raise ValueError(
-                f"target_accept_rate must be in (0, 1), received {target_accept_rate!r}."
-            )
-        if not 0.0 <= adaptation_rate < 1.0:
-            raise ValueError(
-                f"adaptation_rate must be in [0, 1), received {adaptation_rate!r}."
-            )
-        if initial_step_size is not None and not initial_step_size > 0:
-            raise ValueError(
-                f"initial_step_size must be > 0 or None, received {initial_step_size!r}."
-            )
+        self.num_steps = check_int(num_steps, "num_steps", minimum=0)
+        self.num_leapfrog_steps = check_int(num_leapfrog_steps, "num_leapfrog_steps")
+        self.target_accept_rate = check_number(
+            target_accept_rate, "target_accept_rate", 0, 1, exclusive_minimum=True,
+            exclusive_maximum=True)
+        self.adaptation_rate = check_number(adaptation_rate, "adaptation_rate", 0, 1,
+                                            exclusive_maximum=True)
+        self.initial_step_size = None if initial_step_size is None else check_number(
+            initial_step_size, "initial_step_size (or None)", 0, exclusive_minimum=True)
         low, high = step_size_bounds
-        if not 0.0 < low < high:
-            raise ValueError(
-                f"step_size_bounds must be (low, high) with 0 < low < high, received "
-                f"{step_size_bounds!r}."
-            )
-        self.step_size_bounds = (float(low), float(high))
-        self.num_steps = int(num_steps)
-        self.num_leapfrog_steps = num_leapfrog_steps
-        self.target_accept_rate = float(target_accept_rate)
-        self.adaptation_rate = float(adaptation_rate)
-        self.initial_step_size = initial_step_size
+        low = check_number(low, "step_size_bounds[0]", 0, exclusive_minimum=True)
+        self.step_size_bounds = (
+            low, check_number(high, "step_size_bounds[1]", low, exclusive_minimum=True))
         self.seed = seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 

@@ -1,31 +1,24 @@
 """A plain multilayer perceptron, the default body of the encoder's and decoder's networks."""
 
+import numbers
+
 import keras
-import numpy as np
 
-
-def check_positive_int(value, name):
-    """Returns `value` as an int if it is a positive int (numpy ints too), else raises."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, received {value!r}.")
-    return int(value)
+from keras_vcd.validation import check_int
 
 
 def check_hidden_units(hidden_units):
     """Returns `hidden_units` as a tuple of positive ints (an int is one layer), or raises."""
-    if isinstance(hidden_units, (int, np.integer)) and not isinstance(hidden_units, bool):
+    if isinstance(hidden_units, numbers.Integral):  # a bool too: check_int refuses it
         hidden_units = (hidden_units,)
     try:
         units = tuple(hidden_units)
     except TypeError:
-        units = None
-    if units is None or not all(
-            isinstance(u, (int, np.integer)) and not isinstance(u, bool) and u > 0 for u in units):
         raise ValueError(
             f"hidden_units must be a positive int or a sequence of them (() for a linear "
             f"network), received {hidden_units!r}."
-        )
-    return tuple(int(u) for u in units)
+        ) from None
+    return tuple(check_int(u, f"hidden_units[{i}]") for i, u in enumerate(units))
 
 
 def deserialize_networks(config, keys):

@@ -5,6 +5,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_vcd.layers.decoder import Decoder
+from keras_vcd.validation import check_number
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -38,9 +39,7 @@ class PoissonDecoder(Decoder):
         super().__init__(output_shape=output_shape, output_dim=output_dim,
                          hidden_units=hidden_units, activation=activation,
                          network=network, **kwargs)
-        if not min_rate > 0:
-            raise ValueError(f"min_rate must be > 0, received {min_rate!r}.")
-        self.min_rate = float(min_rate)
+        self.min_rate = check_number(min_rate, "min_rate", 0, exclusive_minimum=True)
 
     def rate(self, outputs):
         return ops.softplus(outputs) + self.min_rate
