@@ -33,6 +33,7 @@ import warnings
 import numpy as np
 import keras
 
+from keras_vcd import validation
 from keras_vcd.extras import require
 
 # File names `write_all` uses inside its output directory.
@@ -77,7 +78,7 @@ def plot_prior_samples(model, path, num_samples=64, seed=0, image_shape=None):
     >>> kv.plotting.plot_prior_samples(model, os.path.join(tempfile.mkdtemp(), "prior.png"))
     '.../prior.png'
     """
-    _check_positive_int(num_samples, "num_samples")
+    validation.check_int(num_samples, "num_samples")
     shape = _image_shape(model, image_shape)
     means = _to_numpy(model.sample(num_samples, seed=seed))
     images = means.reshape((num_samples,) + shape)
@@ -133,7 +134,7 @@ def plot_reconstructions(model, x, path, num_examples=10, seed=0, image_shape=No
     >>> plotting.plot_reconstructions(model, x, os.path.join(tempfile.mkdtemp(), "recon.png"))
     '.../recon.png'
     """
-    _check_positive_int(num_examples, "num_examples")
+    validation.check_int(num_examples, "num_examples")
     shape = _image_shape(model, image_shape)
     x = np.asarray(x)
     x = model.decoder.check_data(x[:num_examples] if x.ndim >= 1 else x)
@@ -193,9 +194,7 @@ def plot_latent_traversal(model, path, num_steps=9, span=3.0, dims=None, image_s
     >>> kv.plotting.plot_latent_traversal(model, os.path.join(folder, "traversal.png"))
     '.../traversal.png'
     """
-    if not isinstance(num_steps, (int, np.integer)) or isinstance(num_steps, bool) \
-            or num_steps < 2:
-        raise ValueError(f"num_steps must be an int >= 2, received {num_steps!r}.")
+    validation.check_int(num_steps, "num_steps", minimum=2)
     if not np.isfinite(span) or span <= 0:
         raise ValueError(f"span must be a finite number > 0, received {span!r}.")
     dims = _check_dims(dims, model.latent_dim)
@@ -408,11 +407,6 @@ def write_all(model, x_test, output_dir, csv_path=None, seed=0):
 
 
 # ---------------------------------------------------------------------- helpers
-
-
-def _check_positive_int(value, name):
-    if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be an int >= 1, received {value!r}.")
 
 
 def _check_dims(dims, latent_dim):

@@ -34,6 +34,7 @@ model = kv.zoo.load("tuning/best")
 import collections
 import dataclasses
 import json
+import logging
 import pathlib
 
 import keras
@@ -145,6 +146,20 @@ def _check_fixed(fixed):
                 "published reproduction) or 'none'."
             )
     return fixed
+
+
+class _NewModelTracingFilter(logging.Filter):
+    """Drops TensorFlow's 'triggered tf.function retracing' for Keras's step functions.
+
+    Every trial builds a new model, whose train and test functions are traced once
+    each (counted: nothing retraces); TensorFlow counts traces per Python code object
+    across all models and warns as if one function had retraced.
+    """
+
+    def filter(self, record):
+        message = record.getMessage()
+        return not ("triggered tf.function retracing" in message
+                    and "multi_step_on_iterator" in message)
 
 
 class VCDHyperModel(keras_tuner.HyperModel):
@@ -533,7 +548,13 @@ def run_search(x_train, x_valid, directory, project_name="vcd_tuning", algorithm
     subset = hypermodel.validation_subset
     tuner = make_tuner(hypermodel, directory, project_name, algorithm, max_trials, epochs,
                        executions_per_trial, overwrite, seed, hyperband_factor)
-    tuner.search(x_train, validation_data=subset, epochs=epochs, verbose=verbose)
+    quiet = _NewModelTracingFilter()
+    tf_logger = logging.getLogger("tensorflow")
+    tf_logger.addFilter(quiet)
+    try:
+        tuner.search(x_train, validation_data=subset, epochs=epochs, verbose=verbose)
+    finally:
+        tf_logger.removeFilter(quiet)
     table = results_table(tuner)
     if not any(_is_completed(t) for t in _trials(tuner)):
         messages = [t.message for t in _trials(tuner) if t.message]

@@ -5,7 +5,7 @@ import copy
 import keras
 import numpy as np
 
-from keras_vcd import evaluation
+from keras_vcd import evaluation, validation
 
 # The name under which `ValidationLogLikelihood` reports; keras-tuner objectives use it.
 METRIC_NAME = "val_loglik"
@@ -55,12 +55,8 @@ class ValidationLogLikelihood(keras.callbacks.Callback):
     def __init__(self, x, num_samples=100, method="iwae", seed=0, batch_size=500,
                  name=METRIC_NAME, **estimator_kwargs):
         super().__init__()
-        if method not in evaluation.METHODS:
-            raise ValueError(
-                f"Unknown method {method!r}; expected one of {list(evaluation.METHODS)}."
-            )
-        if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
-            raise ValueError(f"num_samples must be an int >= 1, received {num_samples!r}.")
+        validation.check_choice(method, "method", evaluation.METHODS)
+        validation.check_int(num_samples, "num_samples")
         # The data are checked against the model's likelihood when it is set.
         self.x = np.asarray(x)
         if self.x.ndim == 0 or len(self.x) == 0:

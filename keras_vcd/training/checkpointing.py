@@ -23,6 +23,7 @@ import time
 
 import keras
 
+from keras_vcd import validation
 from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, sha256_file, write_json
 
 CHECKPOINT_DIR = "checkpoints"
@@ -79,12 +80,10 @@ class ResumableCheckpoint(keras.callbacks.Callback):
 
     def __init__(self, directory, snapshot_every=0, keep=2, report=None):
         super().__init__()
-        if isinstance(keep, bool) or not isinstance(keep, int) or keep < 2:
-            raise ValueError(f"keep must be an int >= 2 (the newest checkpoint and one to "
-                             f"fall back on), received {keep!r}.")
+        # Two at least: the newest checkpoint and one to fall back on.
+        self.keep = validation.check_int(keep, "keep", minimum=2)
         self.directory = pathlib.Path(directory)
         self.snapshot_every = snapshot_every
-        self.keep = keep
         self.report = report or (lambda line: print(line, file=sys.stderr))
         self._elapsed_before = 0.0
         self._start = time.time()
