@@ -211,13 +211,15 @@ def test_both_estimators_match_the_exact_marginal_of_a_gaussian_model():
     error = hmc_is - exact
     # hmc_is proposes from a Gaussian 1.2x wider than the posterior as its chain
     # estimated it from 300 correlated states. Where that estimate came out narrow,
-    # rare large weights are missed and the estimate falls short (a lower bound in
-    # expectation): over seeds 0-1 and S = 1000-5000 the worst example was 0.5 nats
-    # low while the mean error stayed within 0.02 and no estimate rose more than
-    # 0.06 above the truth. The bounds below are those, with room for other seeds.
+    # rare large weights are missed (the estimate falls short, a lower bound in
+    # expectation) or one is hit (it overshoots). Measured at S = 1000, seeds 0 and 1:
+    # with each chain's step size by dual averaging (the default) the mean error was
+    # 0.002 and -0.018, the median |error| 0.008 and 0.011, the largest overshoot 0.167;
+    # with the reference's shared rule -0.009 and -0.018, 0.009 and 0.012, 0.057. The
+    # bounds below are those, with room for other seeds.
     assert abs(error.mean()) < 0.05
     assert np.median(np.abs(error)) < 0.03
-    assert error.max() < 0.1
+    assert error.max() < 0.3
 
 
 def test_a_continuous_log_density_can_be_positive_and_tf_data_is_accepted():
