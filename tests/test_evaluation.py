@@ -141,7 +141,9 @@ def test_reference_adaptation_reproduces_the_hmc_is_of_before(linear_model, bina
     values = kv.evaluation.log_likelihood(
         model, binary_x[:6], method="hmc_is", num_samples=50, seed=3, verbose=0,
         num_burnin_steps=10, num_kept_steps=10, adaptation="reference")
-    np.testing.assert_array_equal(values, PINNED_REFERENCE_HMC_IS)
+    # Pinned on TensorFlow 2.21, where they agree bit for bit; TensorFlow 2.18's kernels
+    # round differently in the last bits (measured: relative 1.2e-7, every example).
+    np.testing.assert_allclose(values, PINNED_REFERENCE_HMC_IS, rtol=1e-6, atol=0)
 
 
 @pytest.fixture(scope="module")
