@@ -9,7 +9,7 @@ from keras_vcd.distribute import keras_workarounds
 from keras_vcd.distribute.replicas import zero_unless_all_finite
 from keras_vcd.layers import Decoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import forward as forward_pass
-from keras_vcd.models import inputs, metrics, objectives
+from keras_vcd.models import gradients, inputs, metrics, objectives
 from keras_vcd.models.control_variates import make_control_variate
 from keras_vcd.models.seed_stream import SeedStream
 from keras_vcd.models.unlabelled_model import UnlabelledModel
@@ -167,8 +167,7 @@ class VCDModel(UnlabelledModel):
             self.distribute_strategy, steps_per_execution, jit_compile)
         super().compile(optimizer=self.decoder_optimizer, **execution,
                         run_eagerly=run_eagerly)
-        self._replica_step = (tf.function(self._gradients, jit_compile=True)
-                              if replica_jit and not run_eagerly else self._gradients)
+        self._replica_step = gradients.replica_step(self, replica_jit and not run_eagerly)
         self._vcd_compile_config = {
             **{f"{group}_optimizer": groups[group] for group in optimizers.GROUPS},
             "steps_per_execution": steps_per_execution,
@@ -219,41 +218,18 @@ class VCDModel(UnlabelledModel):
             control_variate = self.control_variate.lookup(index, batch_size)
         return objectives.LOSS_FUNCTIONS[self.objective](terms, control_variate)
 
-    def _gradients(self, x, index, seed):
-        """One replica's share of a training step, without side effects.
-
-        The forward pass, the losses and the gradients of every parameter group (in
-        `parameter_groups` order). It reads the model's state and changes none, and
-        holds no cross-replica reduction, so under a multi-replica strategy it runs
-        XLA-compiled on each replica (`_replica_step`).
-        """
-        batch_size = tf.shape(x)[0]
-        with tf.GradientTape(persistent=True) as tape:
-            terms, info = self.forward(x, seed, training=True, tape=tape)
-            losses = self.objective_losses(terms, index, batch_size)
-        groups = self.parameter_groups()
-        decoder_variables = groups["decoder"][1]
-        encoder_variables = groups["encoder_mean"][1] + groups["encoder_std"][1]
-        if losses.shared:
-            gradients = tape.gradient(losses.encoder, decoder_variables + encoder_variables)
-        else:
-            gradients = (tape.gradient(losses.decoder, decoder_variables)
-                         + tape.gradient(losses.encoder, encoder_variables))
-        del tape
-        return terms, losses, info, gradients
-
     def train_step(self, data):
         x, index = inputs.split_inputs(data)
         inputs.require_index(self, index)
         x = tf.cast(x, self.compute_dtype)
-        terms, losses, info, gradients = self._replica_step(
+        terms, losses, info, grads = self._replica_step(
             x, index, self.seeds.next_training_seed())
         # What follows changes state and, under a strategy, talks to the other
         # replicas: it stays outside the replica's compiled step.
         if info is not None:
             self.refiner.update_step_size(info["step_size"])
-        gradients = zero_unless_all_finite(gradients, [losses.encoder, losses.decoder])
-        optimizers.apply_group_gradients(self.parameter_groups(), gradients)
+        grads = zero_unless_all_finite(grads, [losses.encoder, losses.decoder])
+        optimizers.apply_group_gradients(self.parameter_groups(), grads)
         if self.control_variate is not None:
             self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
         return self._report(terms, losses, info, tf.shape(x)[0])
