@@ -164,6 +164,46 @@ def group_optimizers_of_compile(optimizer=None, **per_group):
     return group_optimizers(given if optimizer is None else optimizer)
 
 
+
+# ---------------------------------------------------------------- compile config
+# A saved model's compile config holds each group's optimizer under its keyword of
+# `VCDModel.compile` ("decoder_optimizer", ...), beside the execution settings.
+
+
+def compile_keywords(groups):
+    """`VCDModel.compile`'s per-group keywords for `groups` ({group: optimizer}).
+
+    Example:
+
+    >>> from keras_vcd import optimizers
+    >>> sorted(optimizers.compile_keywords(optimizers.group_optimizers("adam")))
+    ['decoder_optimizer', 'encoder_mean_optimizer', 'encoder_std_optimizer']
+    """
+    return {f"{group}_optimizer": groups[group] for group in GROUPS}
+
+
+def serialize_compile_config(config):
+    """A compile config (optimizers as instances) as JSON-ready Keras objects.
+
+    Example:
+
+    >>> from keras_vcd import optimizers
+    >>> config = {**optimizers.compile_keywords(optimizers.group_optimizers("adam")),
+    ...           "jit_compile": True}
+    >>> saved = optimizers.serialize_compile_config(config)
+    >>> saved["decoder_optimizer"]["class_name"], saved["jit_compile"]
+    ('Adam', True)
+    >>> type(optimizers.deserialize_compile_config(saved)["encoder_std_optimizer"]).__name__
+    'Adam'
+    """
+    return {key: keras.saving.serialize_keras_object(value) for key, value in config.items()}
+
+
+def deserialize_compile_config(config):
+    """`serialize_compile_config` undone: `VCDModel.compile`'s keyword arguments."""
+    return {key: keras.saving.deserialize_keras_object(value) for key, value in config.items()}
+
+
 # ---------------------------------------------------------------- parameter groups
 # A model with parameter groups describes them as {group: (optimizer, variables)}, in
 # GROUPS order (see `VCDModel.parameter_groups`); these helpers act on that mapping.

@@ -168,21 +168,17 @@ class VCDModel(UnlabelledModel):
         super().compile(optimizer=self.decoder_optimizer, **execution,
                         run_eagerly=run_eagerly)
         self._replica_step = gradients.replica_step(self, replica_jit and not run_eagerly)
-        self._vcd_compile_config = {
-            **{f"{group}_optimizer": groups[group] for group in optimizers.GROUPS},
-            "steps_per_execution": steps_per_execution,
-            "jit_compile": jit_compile,
-        }
+        self._vcd_compile_config = {**optimizers.compile_keywords(groups),
+                                    "steps_per_execution": steps_per_execution,
+                                    "jit_compile": jit_compile}
         self._build_optimizers()
 
     def get_compile_config(self):
-        if not getattr(self, "_vcd_compile_config", None):
-            return None
-        return {k: keras.saving.serialize_keras_object(v)
-                for k, v in self._vcd_compile_config.items()}
+        config = getattr(self, "_vcd_compile_config", None)
+        return optimizers.serialize_compile_config(config) if config else None
 
     def compile_from_config(self, config):
-        self.compile(**{k: keras.saving.deserialize_keras_object(v) for k, v in config.items()})
+        self.compile(**optimizers.deserialize_compile_config(config))
 
     def summary(self, *args, **kwargs):
         """`keras.Model.summary`, plus the parameters of all groups' optimizers.
