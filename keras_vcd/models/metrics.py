@@ -3,6 +3,7 @@
 import keras
 import tensorflow as tf
 
+from keras_vcd.distribute import keras_workarounds
 from keras_vcd.models import objectives
 
 
@@ -83,3 +84,33 @@ def step_values(terms, losses, info, step_size, batch_size):
             hmc_step_size=step_size,
         )
     return values
+
+
+def report(trackers, terms, losses, info, step_size, batch_size):
+    """Updates `trackers` with one step's values; returns the logs a step hands Keras.
+
+    Args:
+        trackers: the metrics of `training_metrics`.
+        terms, losses, info, step_size, batch_size: as `step_values`' arguments.
+
+    Returns:
+        {name: the tracker's result so far}, in a form Keras reduces under every
+        strategy (`keras_workarounds.reducible_logs`).
+
+    Example:
+
+    >>> import tensorflow as tf
+    >>> from keras_vcd.models import metrics, objectives
+    >>> zeros = tf.zeros([2, 1])
+    >>> terms = objectives.ForwardTerms(zeros, tf.ones([2, 1]), zeros, zeros,
+    ...                                 tf.constant([-1.0, -3.0]), None, None)
+    >>> logs = metrics.report(metrics.training_metrics("elbo"), terms,
+    ...                       objectives.elbo_losses(terms), None, None, batch_size=2)
+    >>> {name: round(float(value), 3) for name, value in logs.items()}
+    {'loss': 2.0, 'elbo': -0.581}
+    """
+    values = step_values(terms, losses, info, step_size, batch_size)
+    for tracker in trackers:
+        tracker.update_state(values[tracker.name])
+    logs = {tracker.name: tracker.result() for tracker in trackers}
+    return keras_workarounds.reducible_logs(logs)

@@ -228,7 +228,8 @@ class VCDModel(UnlabelledModel):
         optimizers.apply_group_gradients(self.parameter_groups(), grads)
         if self.control_variate is not None:
             self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
-        return self._report(terms, losses, info, tf.shape(x)[0])
+        return metrics.report(self._trackers, terms, losses, info, self.refiner.step_size,
+                              tf.shape(x)[0])
 
     def test_step(self, data):
         x, _ = inputs.split_inputs(data)
@@ -238,14 +239,8 @@ class VCDModel(UnlabelledModel):
         # Validation examples have no training-set index: local control variates
         # report with their mean.
         losses = self.objective_losses(terms, None, batch_size)
-        return self._report(terms, losses, info, batch_size)
-
-    def _report(self, terms, losses, info, batch_size):
-        values = metrics.step_values(terms, losses, info, self.refiner.step_size, batch_size)
-        for tracker in self._trackers:
-            tracker.update_state(values[tracker.name])
-        logs = {tracker.name: tracker.result() for tracker in self._trackers}
-        return keras_workarounds.reducible_logs(logs)
+        return metrics.report(self._trackers, terms, losses, info, self.refiner.step_size,
+                              batch_size)
 
     def call(self, x, training=False):
         """The decoder's outputs (e.g. Bernoulli logits) at the encoder mean of `x`."""
