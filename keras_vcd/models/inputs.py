@@ -1,7 +1,9 @@
 """What a `VCDModel` accepts as data: batches in, checked by the decoder's support.
 
 `prepare` is `VCDModel.prepare_data`, the hook `UnlabelledModel` runs before Keras
-sees the data; `split_inputs` takes a batch apart inside the compiled step.
+sees the data; `split_inputs` takes a batch apart inside the compiled step;
+`checked_data` and `checked_latent` are what the conveniences (`encode`, `decode`,
+`reconstruct`) accept.
 """
 
 import keras
@@ -59,3 +61,49 @@ def prepare(model, x, name, training=False):
     elif training:
         require_index(model, None)
     return checked
+
+
+def checked_data(model, x):
+    """`x` checked by `model.decoder`'s support, as a tensor of the model's compute dtype.
+
+    Builds the model (under its strategy) if it is not built yet.
+
+    Example:
+
+    >>> import numpy as np, keras_vcd as kv
+    >>> from keras_vcd.models.inputs import checked_data
+    >>> model = kv.zoo.load("vcd_mnist", load_weights=False)
+    >>> checked_data(model, np.zeros((2, 784))).dtype.name
+    'float32'
+    >>> checked_data(model, np.full((2, 784), 2.0))
+    Traceback (most recent call last):
+    ValueError: x holds 2.0 at (0, 0) (values in [2.0, 2.0]); expected values in [0, 1]. ...
+    """
+    x = model.decoder.check_data(x)
+    model.build_in_scope()
+    return tf.convert_to_tensor(x, model.compute_dtype)
+
+
+def checked_latent(model, z):
+    """`z` as a `(num_codes, latent_dim)` tensor of the model's compute dtype.
+
+    Builds the model (under its strategy) if it is not built yet.
+
+    Example:
+
+    >>> import numpy as np, keras_vcd as kv
+    >>> from keras_vcd.models.inputs import checked_latent
+    >>> model = kv.zoo.load("vcd_mnist", load_weights=False)
+    >>> checked_latent(model, np.zeros((3, 10))).shape
+    TensorShape([3, 10])
+    >>> checked_latent(model, np.zeros((3, 2)))
+    Traceback (most recent call last):
+    ValueError: z must have shape (num_codes, 10); received shape (3, 2).
+    """
+    z = tf.convert_to_tensor(z, model.compute_dtype)
+    if z.shape.rank != 2 or z.shape[-1] != model.latent_dim:
+        raise ValueError(
+            f"z must have shape (num_codes, {model.latent_dim}); received shape {z.shape}."
+        )
+    model.build_in_scope()
+    return z

@@ -257,24 +257,13 @@ class VCDModel(UnlabelledModel):
 
     # ------------------------------------------------------------------ conveniences
 
-    def _checked_latent(self, z):
-        z = tf.convert_to_tensor(z, self.compute_dtype)
-        if z.shape.rank != 2 or z.shape[-1] != self.latent_dim:
-            raise ValueError(
-                f"z must have shape (num_codes, {self.latent_dim}); received shape {z.shape}."
-            )
-        self.build_in_scope()
-        return z
-
     def encode(self, x):
         """`(mean, std)` of q(z | x)."""
-        x = self.decoder.check_data(x)
-        self.build_in_scope()
-        return self.encoder(tf.convert_to_tensor(x, self.compute_dtype))
+        return self.encoder(inputs.checked_data(self, x))
 
     def decode(self, z):
         """E[x | z] (for Bernoulli data the pixel means), shape `(batch, *event_shape)`."""
-        return self.decoder.mean(self._checked_latent(z))
+        return self.decoder.mean(inputs.checked_latent(self, z))
 
     def sample(self, num_samples, seed=0):
         """E[x | z] at z ~ N(0, I), shape `(num_samples, *event_shape)`."""
@@ -288,9 +277,7 @@ class VCDModel(UnlabelledModel):
         With `refine=True`, z0 = mean + std * eps is refined by the model's HMC (no
         step-size adaptation) before decoding.
         """
-        x = self.decoder.check_data(x)
-        self.build_in_scope()
-        x = tf.convert_to_tensor(x, self.compute_dtype)
+        x = inputs.checked_data(self, x)
         if not refine:
             return self.decode(self.encode(x)[0])
         terms, _ = self.forward(x, mcmc.fold_in([seed, 2], 0), training=False)
