@@ -21,6 +21,7 @@ import keras
 
 from keras_vcd.environment import library_versions
 from keras_vcd.files import atomic_write, sha256_file, write_json
+from keras_vcd.models import weights_format
 from keras_vcd.recipes import model_from_recipe
 
 WEIGHTS_FILE = "model.weights.h5"
@@ -179,7 +180,8 @@ def load_model(spec):
 
     `PRESET@WEIGHTS` builds the preset's model and loads a weights file into it, such as
     a training run's checkpoint or snapshot: `vcd_mnist@runs/vcd_mnist/snapshots/...`.
-    A `.keras` file is loaded in Keras's safe mode.
+    A `.keras` file is loaded in Keras's safe mode (one saved before the control-variate
+    layer's rename too: `keras_vcd.models.weights_format`).
 
     Example:
 
@@ -202,7 +204,8 @@ def load_model(spec):
                 "Save the model again with model.save(...)."
             )
         try:
-            return keras.models.load_model(spec, safe_mode=True)
+            with weights_format.current_layout(spec) as path:
+                return keras.models.load_model(path, safe_mode=True)
         except Exception as error:  # Keras raises many kinds for a foreign file.
             raise ValueError(f"Cannot load {spec} as a keras_vcd model: {error}") from error
     return load(spec)
@@ -255,7 +258,7 @@ def save_to_preset(model, directory, metadata=None, training=None):
         weights_sha256=sha256_file(directory / WEIGHTS_FILE),
         libraries=library_versions(),
         objective=model.objective,
-        control_variate=model.control_variate_kind,
+        control_variate=model.control_variate,
     )
     write_json(directory / METADATA_FILE, metadata)
     (directory / CARD_FILE).write_text(model_card(directory.name, metadata))

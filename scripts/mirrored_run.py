@@ -44,7 +44,7 @@ def main(argv):
     x = splits["train"]
     per_epoch = -(-len(x) // batch_size)
     epochs = max(1, round(args.iterations / per_epoch))  # whole epochs over the data
-    data = datasets.with_indices(x) if model.control_variate_kind == "local" else x
+    data = datasets.with_indices(x) if model.control_variate == "local" else x
     start = time.perf_counter()
     history = model.fit(data, batch_size=batch_size, epochs=epochs, shuffle=False, verbose=0)
     seconds = time.perf_counter() - start

@@ -96,7 +96,7 @@ def _mirrored_fit(strategy, out, results):
     results["fit"] = {
         "step_size": [float(v) for v in _per_replica(strategy, model.refiner.step_size)],
         "control_variate": [
-            float(v) for v in _per_replica(strategy, model.control_variate.value)
+            float(v) for v in _per_replica(strategy, model.control_variate_layer.value)
         ],
         "rng_counter": [int(v) for v in _per_replica(strategy, model.rng_counter)],
         "iterations": int(model.decoder_optimizer.iterations.numpy()),
@@ -179,7 +179,7 @@ def _mirrored_one_step(strategy, results, jit_compile):
     with strategy.scope():
         distributed = make()
     single, averaged = make(), make()
-    distributed.control_variate.values.assign(initial_cv)
+    distributed.control_variate_layer.values.assign(initial_cv)
     for model in (single, averaged):
         model.set_weights(distributed.get_weights())
     step_size0 = float(single.refiner.step_size.numpy())
@@ -231,7 +231,7 @@ def _mirrored_one_step(strategy, results, jit_compile):
             "weights_vs_sum": max_diff(weights, trainable),
             "weights_vs_mean": max_diff(weights, [v.numpy() for v in averaged.trainable_weights]),
             "control_variate_diff": float(np.max(np.abs(
-                _per_replica(strategy, distributed.control_variate.values)[r] - expected_cv
+                _per_replica(strategy, distributed.control_variate_layer.values)[r] - expected_cv
             ))),
             "step_size": float(_per_replica(strategy, distributed.refiner.step_size)[r]),
         })
@@ -241,7 +241,7 @@ def _mirrored_one_step(strategy, results, jit_compile):
         "step_size0": step_size0,
         "update_size": max_diff(trainable, weights0),  # how far the step moved them
         "untouched_unchanged": bool(np.array_equal(
-            np.delete(_per_replica(strategy, distributed.control_variate.values)[0], index),
+            np.delete(_per_replica(strategy, distributed.control_variate_layer.values)[0], index),
             np.delete(initial_cv, index),
         )),
     }

@@ -42,10 +42,10 @@ def test_training_moves_step_size_and_control_variate_and_counts_steps(data):
     model.compile()
     model.fit(data, batch_size=64, epochs=1, verbose=0)
     assert float(model.refiner.step_size.numpy()) != pytest.approx(0.5 / 2)
-    assert float(model.control_variate.value.numpy()) != 0.0
+    assert float(model.control_variate_layer.value.numpy()) != 0.0
     assert int(model.rng_counter.numpy()) == 8
     state = {id(w) for w in model.weights}
-    assert id(model.refiner.step_size) in state and id(model.control_variate.value) in state
+    assert id(model.refiner.step_size) in state and id(model.control_variate_layer.value) in state
 
 
 def test_same_seed_same_training(data):
@@ -80,7 +80,7 @@ def test_save_and_load_restore_outputs_step_size_and_control_variates(
         np.testing.assert_array_equal(other.predict(data[:8], verbose=0),
                                       model.predict(data[:8], verbose=0))
         assert float(other.refiner.step_size.numpy()) == float(model.refiner.step_size.numpy())
-        for mine, theirs in zip(model.control_variate.weights, other.control_variate.weights):
+        for mine, theirs in zip(model.control_variate_layer.weights, other.control_variate_layer.weights):
             np.testing.assert_array_equal(mine.numpy(), theirs.numpy())
         assert int(other.rng_counter.numpy()) == int(model.rng_counter.numpy())
         assert int(other.encoder_std_optimizer.iterations.numpy()) == 8
@@ -106,7 +106,7 @@ def test_local_control_variates_update_visited_examples(data):
     model.compile()
     subset = {"x": data[:64], "index": np.arange(100, 164)}
     model.fit(subset, batch_size=64, epochs=1, verbose=0)
-    values = model.control_variate.values.numpy()
+    values = model.control_variate_layer.values.numpy()
     assert (values[100:164] != 0).all()
     assert (values[:100] == 0).all() and (values[164:] == 0).all()
 
@@ -274,7 +274,7 @@ def test_fit_on_arrays_visits_every_example_once_per_epoch_in_whole_executions(d
     assert model.steps_per_execution == 3
     assert model.get_compile_config()["steps_per_execution"] == 10
     # Every example's local control variate moved: each was in some batch.
-    assert (model.control_variate.values.numpy() != 0).all()
+    assert (model.control_variate_layer.values.numpy() != 0).all()
 
 
 def test_fit_on_arrays_follows_numpys_global_seed(data):

@@ -95,7 +95,7 @@ def test_short_recipe_builds_the_model_of_its_full_form(name):
 def test_a_full_recipe_still_builds_as_before():
     full = zoo.read_json(zoo.resolve("vcd_mnist"), zoo.CONFIG_FILE)
     model = recipes.model_from_recipe(full)
-    assert model.control_variate_kind == "local" and model.steps_per_execution == 50
+    assert model.control_variate == "local" and model.steps_per_execution == 50
 
 
 # ---------------------------------------------------------------------- overrides

@@ -139,7 +139,7 @@ def test_hyperparameter_defaults_are_the_papers():
     assert tuple(model.encoder.hidden_units) == (200, 200)
     assert tuple(model.decoder.hidden_units) == (200, 200)
     assert (model.refiner.num_steps, model.refiner.num_leapfrog_steps) == (8, 5)
-    assert model.objective == "vcd" and model.control_variate_kind == "global"
+    assert model.objective == "vcd" and model.control_variate == "global"
     for optimizer, rate in ((model.decoder_optimizer, 5e-4),
                             (model.encoder_mean_optimizer, 5e-4),
                             (model.encoder_std_optimizer, 2.5e-4)):
@@ -155,7 +155,7 @@ def test_fixed_values_and_none_control_variate():
         input_dim=20, fixed={**TINY, "control_variate": None, "batch_size": 32},
         compile_kwargs=FAST)
     model = hypermodel.build(hp)
-    assert model.control_variate_kind is None and model.latent_dim == 2
+    assert model.control_variate is None and model.latent_dim == 2
     assert hp.values["control_variate"] == "none" and hp.values["batch_size"] == 32
     with pytest.raises(ValueError, match="Unknown hyperparameters.*latent"):
         tuning.VCDHyperModel(fixed={"latentdim": 2})

@@ -24,7 +24,7 @@ def split_inputs(data):
 
 def require_index(model, index):
     """Raises unless `index` is given where the model's local control variates need it."""
-    if model.control_variate_kind == "local" and model.objective == "vcd" and index is None:
+    if model.control_variate == "local" and model.objective == "vcd" and index is None:
         raise ValueError(
             "control_variate='local' needs each example's index in the training set; "
             "fit on keras_vcd.datasets.with_indices(x) (a dict {'x': ..., 'index': ...})."
@@ -43,7 +43,7 @@ def prepare(model, x, name, training=False):
     Returns:
         `x` ready for Keras (arrays as float32; a dataset with run-time checks added).
     """
-    local = model.control_variate_kind == "local"
+    local = model.control_variate == "local"
     if isinstance(x, tf.data.Dataset):
         x = model.decoder.check_dataset(x, name=name)
         if local and isinstance(x.element_spec, dict) and "index" in x.element_spec:

@@ -9,13 +9,18 @@ from keras_vcd.distribute import keras_workarounds
 from keras_vcd.distribute.replicas import zero_unless_all_finite
 from keras_vcd.layers import Decoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import forward as forward_pass
-from keras_vcd.models import gradients, inputs, metrics, objectives
+from keras_vcd.models import gradients, inputs, metrics, objectives, weights_format
 from keras_vcd.models.control_variates import make_control_variate
 from keras_vcd.models.seed_stream import SeedStream
 from keras_vcd.models.unlabelled_model import UnlabelledModel
 
 # Steps run per call into the compiled function: removes the per-step host round trip.
 DEFAULT_STEPS_PER_EXECUTION = 10
+
+# The constructor's arguments, each kept as the attribute of its name (`get_config`).
+_LAYER_ARGUMENTS = ("encoder", "decoder", "refiner")
+_PLAIN_ARGUMENTS = ("objective", "control_variate", "num_train_examples", "local_warmup_steps",
+                    "control_variate_decay", "seed")
 
 
 @keras.saving.register_keras_serializable(package="keras_vcd")
@@ -34,8 +39,8 @@ class VCDModel(UnlabelledModel):
         objective: `"vcd"` (default), `"elbo"` (a plain VAE, no HMC) or `"hoffman"`.
         control_variate: `"global"`, `"local"` (one value per training example; fit
             then needs indices, see `keras_vcd.datasets.with_indices`) or None. Used by
-            `"vcd"` only. The attribute `control_variate_kind` holds this value;
-            `control_variate` holds the layer with the values c (None without one).
+            `"vcd"` only. The attribute `control_variate` holds this value,
+            `control_variate_layer` the layer with the values c (None without one).
         num_train_examples: the training-set size, required for `"local"`.
         local_warmup_steps: updates during which `"local"` follows the global rule.
         control_variate_decay: the 0.9 of `c <- 0.9 c + 0.1 f`.
@@ -76,17 +81,17 @@ class VCDModel(UnlabelledModel):
         self.decoder = decoder
         self.refiner = refiner if refiner is not None else HMCRefine()
         self.objective = objective
-        self.control_variate_kind = control_variate
+        self.control_variate = control_variate
         self.num_train_examples = num_train_examples
         self.local_warmup_steps = local_warmup_steps
         self.control_variate_decay = control_variate_decay
         self.seed = (int(np.random.randint(2**31 - 1)) if seed is None
                      else validation.check_int(seed, "seed", minimum=None))
-        # The attribute name is the layer's path in weights files: it stays.
+        # The attribute name is the layer's path in weights files (see weights_format).
         layer = make_control_variate(
             control_variate, num_train_examples, local_warmup_steps, control_variate_decay
         )
-        self.control_variate = layer if objective == "vcd" else None
+        self.control_variate_layer = layer if objective == "vcd" else None
         self._trackers = metrics.training_metrics(objective)
         self.event_shape = decoder.event_shape
         self.input_dim = decoder.output_dim
@@ -101,7 +106,7 @@ class VCDModel(UnlabelledModel):
             (self.encoder, (None, *self.event_shape)),
             (self.decoder, (None, self.latent_dim)),
             (self.refiner, (None, self.latent_dim)),
-            (self.control_variate, None),
+            (self.control_variate_layer, None),
         ]
         # Deserialisation may have built some of them already.
         for layer, shape in sublayers:
@@ -208,11 +213,11 @@ class VCDModel(UnlabelledModel):
 
     def objective_losses(self, terms, index, batch_size):
         """The objective's `Losses` for a forward pass, with each example's c."""
-        if self.control_variate is None:
-            control_variate = tf.zeros([batch_size])
+        if self.control_variate_layer is None:
+            values = tf.zeros([batch_size])
         else:
-            control_variate = self.control_variate.lookup(index, batch_size)
-        return objectives.LOSS_FUNCTIONS[self.objective](terms, control_variate)
+            values = self.control_variate_layer.lookup(index, batch_size)
+        return objectives.LOSS_FUNCTIONS[self.objective](terms, values)
 
     def train_step(self, data):
         x, index = inputs.split_inputs(data)
@@ -226,8 +231,9 @@ class VCDModel(UnlabelledModel):
             self.refiner.update_step_size(info["step_size"])
         grads = zero_unless_all_finite(grads, [losses.encoder, losses.decoder])
         optimizers.apply_group_gradients(self.parameter_groups(), grads)
-        if self.control_variate is not None:
-            self.control_variate.update(tf.stop_gradient(objectives.f_of_z_t(terms)), index)
+        if self.control_variate_layer is not None:
+            self.control_variate_layer.update(tf.stop_gradient(objectives.f_of_z_t(terms)),
+                                              index)
         return metrics.report(self._trackers, terms, losses, info, self.refiner.step_size,
                               tf.shape(x)[0])
 
@@ -287,25 +293,23 @@ class VCDModel(UnlabelledModel):
 
     def get_config(self):
         config = super().get_config()
-        config.update(
-            encoder=keras.saving.serialize_keras_object(self.encoder),
-            decoder=keras.saving.serialize_keras_object(self.decoder),
-            refiner=keras.saving.serialize_keras_object(self.refiner),
-            objective=self.objective,
-            control_variate=self.control_variate_kind,
-            num_train_examples=self.num_train_examples,
-            local_warmup_steps=self.local_warmup_steps,
-            control_variate_decay=self.control_variate_decay,
-            seed=self.seed,
-        )
+        config.update({key: keras.saving.serialize_keras_object(getattr(self, key))
+                       for key in _LAYER_ARGUMENTS})
+        config.update({key: getattr(self, key) for key in _PLAIN_ARGUMENTS})
         return config
 
     @classmethod
     def from_config(cls, config):
         config = dict(config)
-        for key in ("encoder", "decoder", "refiner"):
+        for key in _LAYER_ARGUMENTS:
             config[key] = keras.saving.deserialize_keras_object(config[key])
         return cls(**config)
+
+    def load_weights(self, filepath, skip_mismatch=False, **kwargs):
+        """`keras.Model.load_weights`; files saved before the control-variate layer's
+        rename load too (`weights_format.current_layout`)."""
+        with weights_format.current_layout(filepath) as path:
+            super().load_weights(path, skip_mismatch=skip_mismatch, **kwargs)
 
     @classmethod
     def from_preset(cls, name_or_dir, load_weights=True, **overrides):

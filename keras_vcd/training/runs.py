@@ -152,7 +152,7 @@ def _fit_resumably(recipe, splits, output_dir, iterations, verbose, callbacks, i
               f"({initial_epoch * steps_per_epoch} iterations).")
     if initial_epoch >= epochs:
         return model, steps_per_epoch
-    if model.control_variate_kind == "local":
+    if model.control_variate == "local":
         x_train = datasets.with_indices(x_train)
     model.fit(
         shuffled_batches(x_train, batch_size, model.seed, first_epoch=initial_epoch),
