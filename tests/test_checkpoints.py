@@ -65,6 +65,20 @@ def reference(tmp_path_factory):
     return run_dir
 
 
+def test_executions_that_do_not_divide_the_epoch_resume_to_the_same_state(reference, tmp_path):
+    # 8 steps per execution do not divide the 20-step epoch: the run takes 5, the most
+    # that do (their gcd is 4). Stopped after two epochs and resumed, it ends where the
+    # uninterrupted run of one step per execution does: an execution's length changes
+    # no step.
+    recipe = _recipe()
+    recipe["training"]["compile"]["steps_per_execution"] = 8
+    model, _ = training.train(recipe, tmp_path, iterations=2 * STEPS_PER_EPOCH, data=_data(),
+                              verbose=0)
+    assert model.steps_per_execution == 5
+    training.train(recipe, tmp_path, data=_data(), verbose=0)
+    _assert_same_state(tmp_path, reference)
+
+
 def test_validation_does_not_move_the_training_stream(reference, tmp_path):
     splits, info = _data()
     training.train(_recipe(), tmp_path, data=(dict(splits, valid=None), info), verbose=0)

@@ -22,13 +22,34 @@ def epoch_order(num_examples, seed, epoch):
     return tf.argsort(keys)
 
 
+def steps_per_execution_within(steps_per_epoch, planned):
+    """The most steps per execution, at most `planned`, that divide an epoch.
+
+    Keras runs whole executions over `shuffled_batches`' endless stream: one that
+    crossed an epoch's end would take the next epoch's batches (and an end-of-epoch
+    checkpoint would hold a state from within the next epoch).
+
+    Args:
+        steps_per_epoch: the steps of one epoch, `ceil(N / batch_size)`.
+        planned: the steps per execution the model was compiled with.
+
+    Example:
+
+    >>> from keras_vcd.datasets.data_order import steps_per_execution_within
+    >>> [steps_per_execution_within(steps, planned=50) for steps in (500, 3, 540)]
+    [50, 3, 45]
+    """
+    return max(d for d in range(1, planned + 1) if steps_per_epoch % d == 0)
+
+
 def shuffled_batches(data, batch_size, seed, first_epoch=0, shuffle=True):
     """An endless `tf.data.Dataset` of batches, epoch after epoch from `first_epoch`.
 
     Keras shuffles arrays with a random stream that restarts with the process, so a
     resumed run would see other batches than an uninterrupted one; here epoch e's
     order depends only on `(seed, e)`. Fit with `steps_per_epoch` equal to
-    `ceil(N / batch_size)` (Keras then keeps one iterator across epochs).
+    `ceil(N / batch_size)` (Keras then keeps one iterator across epochs) and
+    `steps_per_execution_within` of it.
 
     Args:
         data: an array of shape (N, ...) or a dict of such arrays (e.g.

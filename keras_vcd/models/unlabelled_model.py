@@ -13,7 +13,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_vcd import validation
-from keras_vcd.datasets.data_order import shuffled_batches
+from keras_vcd.datasets.data_order import shuffled_batches, steps_per_execution_within
 
 # Keras's default batch size, for a fit that gives none.
 _KERAS_BATCH_SIZE = 32
@@ -113,10 +113,9 @@ class UnlabelledModel(keras.Model):
         steps_per_epoch = -(-num_examples // batch_size)
         batches = shuffled_batches(x, batch_size, seed=int(np.random.randint(2**31 - 1)),
                                    shuffle=kwargs.pop("shuffle", True))
-        # An execution must not run into the next epoch's batches: run as many steps
-        # per call as compiled that divide the epoch (the trace is rebuilt on change).
+        # The trace is rebuilt when the steps per execution change.
         planned = getattr(self, "_planned_steps_per_execution", self.steps_per_execution)
-        steps = max(d for d in range(1, planned + 1) if steps_per_epoch % d == 0)
+        steps = steps_per_execution_within(steps_per_epoch, planned)
         if steps != self.steps_per_execution:
             self.steps_per_execution = steps
             self.train_function = None

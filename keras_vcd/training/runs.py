@@ -15,7 +15,7 @@ from keras_vcd.evaluation import (
 from keras_vcd.files import TEMPORARY_PREFIX, atomic_write, write_json
 from keras_vcd.recipes import check_training, load_recipe_data, model_from_recipe, normalized
 from keras_vcd.training.checkpointing import ResumableCheckpoint
-from keras_vcd.datasets.data_order import shuffled_batches
+from keras_vcd.datasets.data_order import shuffled_batches, steps_per_execution_within
 from keras_vcd.training.run_lock import RunLock
 
 
@@ -134,9 +134,8 @@ def _fit_resumably(recipe, splits, output_dir, iterations, verbose, callbacks, i
     x_train = model.decoder.check_data(splits["train"], name="the training data")
     batch_size = training["batch_size"]
     steps_per_epoch = math.ceil(len(x_train) / batch_size)
-    # Keras runs whole executions over the endless batches: one that crossed an epoch's
-    # end would take the next epoch's batches and misplace the checkpoint.
-    model.steps_per_execution = math.gcd(model.steps_per_execution, steps_per_epoch)
+    model.steps_per_execution = steps_per_execution_within(
+        steps_per_epoch, model.steps_per_execution)
     epochs = math.ceil((iterations or training["iterations"]) / steps_per_epoch)
     checkpoint = ResumableCheckpoint(output_dir, training.get("snapshot_every_epochs", 0))
     fallback, fallback_time = None, 0.0
