@@ -1,6 +1,6 @@
 """Checks on arguments and user data, with errors that name the bad value and what was expected.
 
-Arguments: `check_int`, `check_number` and `check_choice` are the one set of
+Arguments: `check_int`, `check_number`, `check_choice` and `check_instance` are the one set of
 validators every constructor and function uses, so a bad value reads the same
 everywhere (a bool is never an int here, although Python says it is one).
 
@@ -82,6 +82,29 @@ def check_choice(value, name, choices):
     if not any(value is choice or (type(value) is type(choice) and value == choice)
                for choice in choices):
         raise ValueError(f"Unknown {name} {value!r}; expected one of {list(choices)}.")
+    return value
+
+
+def check_instance(value, name, expected, expected_name, hint=""):
+    """Returns `value` if it is an instance of `expected`, else a ValueError saying how to fix it.
+
+    Args:
+        value: the argument to check.
+        name: the argument's name, for the message.
+        expected: the class (or tuple of classes) it must be an instance of.
+        expected_name: how the message names that class (its public path).
+        hint: a sentence on how to make one, added to the message.
+
+    Example:
+
+    >>> import keras_vcd as kv
+    >>> from keras_vcd.validation import check_instance
+    >>> check_instance("mlp", "encoder", kv.GaussianEncoder, "keras_vcd.GaussianEncoder")
+    Traceback (most recent call last):
+    ValueError: encoder must be a keras_vcd.GaussianEncoder, received 'mlp'.
+    """
+    if not isinstance(value, expected):
+        raise ValueError(f"{name} must be a {expected_name}, received {value!r}. {hint}".rstrip())
     return value
 
 

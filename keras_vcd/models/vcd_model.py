@@ -65,18 +65,14 @@ class VCDModel(UnlabelledModel):
                  local_warmup_steps=3000, control_variate_decay=0.9, seed=None, **kwargs):
         super().__init__(**kwargs)
         validation.check_choice(objective, "objective", objectives.OBJECTIVES)
-        if not isinstance(encoder, GaussianEncoder):
-            raise ValueError(
-                f"encoder must be a keras_vcd.GaussianEncoder, received {encoder!r}. To use "
-                "your own network, wrap it: GaussianEncoder(latent_dim=..., "
-                "mean_network=my_net, std_network=my_other_net)."
-            )
-        if not isinstance(decoder, Decoder):
-            raise ValueError(
-                f"decoder must be a keras_vcd.layers.Decoder, received {decoder!r}. Wrap "
-                "your network in one (e.g. BernoulliDecoder(output_shape=..., "
-                "network=my_net)) or subclass Decoder for another likelihood."
-            )
+        validation.check_instance(
+            encoder, "encoder", GaussianEncoder, "keras_vcd.GaussianEncoder", "To use your own "
+            "network, wrap it: GaussianEncoder(latent_dim=..., mean_network=my_net, "
+            "std_network=my_other_net).")
+        validation.check_instance(
+            decoder, "decoder", Decoder, "keras_vcd.layers.Decoder", "Wrap your network in "
+            "one (e.g. BernoulliDecoder(output_shape=..., network=my_net)) or subclass "
+            "Decoder for another likelihood.")
         self.encoder = encoder
         self.decoder = decoder
         self.refiner = refiner if refiner is not None else HMCRefine()
@@ -88,9 +84,8 @@ class VCDModel(UnlabelledModel):
         self.seed = (int(np.random.randint(2**31 - 1)) if seed is None
                      else validation.check_int(seed, "seed", minimum=None))
         # The attribute name is the layer's path in weights files (see weights_format).
-        layer = make_control_variate(
-            control_variate, num_train_examples, local_warmup_steps, control_variate_decay
-        )
+        layer = make_control_variate(control_variate, num_train_examples, local_warmup_steps,
+                                     control_variate_decay)
         self.control_variate_layer = layer if objective == "vcd" else None
         self._trackers = metrics.training_metrics(objective)
         self.event_shape = decoder.event_shape
@@ -213,10 +208,8 @@ class VCDModel(UnlabelledModel):
 
     def objective_losses(self, terms, index, batch_size):
         """The objective's `Losses` for a forward pass, with each example's c."""
-        if self.control_variate_layer is None:
-            values = tf.zeros([batch_size])
-        else:
-            values = self.control_variate_layer.lookup(index, batch_size)
+        layer = self.control_variate_layer
+        values = tf.zeros([batch_size]) if layer is None else layer.lookup(index, batch_size)
         return objectives.LOSS_FUNCTIONS[self.objective](terms, values)
 
     def train_step(self, data):
@@ -306,8 +299,7 @@ class VCDModel(UnlabelledModel):
         return cls(**config)
 
     def load_weights(self, filepath, skip_mismatch=False, **kwargs):
-        """`keras.Model.load_weights`; files saved before the control-variate layer's
-        rename load too (`weights_format.current_layout`)."""
+        """`keras.Model.load_weights`; older files load too (`weights_format.current_layout`)."""
         with weights_format.current_layout(filepath) as path:
             super().load_weights(path, skip_mismatch=skip_mismatch, **kwargs)
 
