@@ -85,18 +85,13 @@ def checked_data(model, x):
 
 
 def checked_latent(model, z):
-    """`z` as a `(num_codes, latent_dim)` tensor of the model's compute dtype.
-
-    Builds the model (under its strategy) if it is not built yet.
+    """`z` as a `(num_codes, latent_dim)` tensor of the model's compute dtype; builds the model.
 
     Example:
 
     >>> import numpy as np, keras_vcd as kv
-    >>> from keras_vcd.models.inputs import checked_latent
-    >>> model = kv.zoo.load("vcd_mnist", load_weights=False)
-    >>> checked_latent(model, np.zeros((3, 10))).shape
-    TensorShape([3, 10])
-    >>> checked_latent(model, np.zeros((3, 2)))
+    >>> from keras_vcd.models import inputs
+    >>> inputs.checked_latent(kv.zoo.load("vcd_mnist", load_weights=False), np.zeros((3, 2)))
     Traceback (most recent call last):
     ValueError: z must have shape (num_codes, 10); received shape (3, 2).
     """
