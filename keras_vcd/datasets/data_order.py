@@ -79,6 +79,7 @@ def shuffled_batches(data, batch_size, seed, first_epoch=0, shuffle=True):
     def gather(indices):
         return tf.nest.map_structure(lambda tensor: tf.gather(tensor, indices), tensors)
 
+    options = tf.data.Options()
+    options.autotune.enabled = False
     return (tf.data.Dataset.counter(first_epoch).flat_map(epoch_batches)
-            .map(gather, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .prefetch(tf.data.AUTOTUNE))
+            .map(gather).prefetch(2).with_options(options))
