@@ -4,7 +4,7 @@ import keras
 import tensorflow as tf
 
 from keras_vcd import mcmc
-from keras_vcd.distribute.replicas import cross_replica_mean
+from keras_vcd.distribute.replicas import batch_sum_and_count, sum_over_replicas
 from keras_vcd.validation import check_int, check_number
 
 
@@ -160,15 +160,19 @@ class HMCRefine(keras.layers.Layer):
             "target_log_prob": tf.stop_gradient(result.state.target_log_prob),
         }
 
-    def update_step_size(self, adapted):
+    def update_step_size(self, adapted, totals=None):
         """Stores an adapted step size, averaged over replicas, clipped to the bounds.
 
         Under a `tf.distribute` strategy each replica adapts along its chains on its
-        own share of the batch; the mean over replicas (one all-reduce per training
-        step) keeps the copies equal. With one replica it stores `adapted` as is.
+        own share of the batch; the mean over replicas keeps the copies equal. With
+        one replica it stores `adapted` as is. `totals`: `batch_sum_and_count(adapted)`
+        already summed over the replicas (a training step sums it with everything
+        else in one all-reduce); computed here if None.
         """
+        if totals is None:
+            totals = sum_over_replicas(batch_sum_and_count(adapted))
         self.step_size.assign(
-            tf.clip_by_value(cross_replica_mean(adapted), *self.step_size_bounds)
+            tf.clip_by_value(totals["sum"] / totals["count"], *self.step_size_bounds)
         )
 
     def call(self, z0, target_log_prob_fn, training=False, seed=None, return_info=False):

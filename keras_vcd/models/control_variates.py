@@ -8,7 +8,7 @@ independent of this iteration's noise and the gradient stays unbiased.
 import keras
 import tensorflow as tf
 
-from keras_vcd.distribute.replicas import cross_replica_mean, gather_global_batch
+from keras_vcd.distribute.replicas import batch_sum_and_count, gather_indexed_values, sum_over_replicas
 
 CONTROL_VARIATES = ("global", "local", None)
 
@@ -44,9 +44,17 @@ class GlobalControlVariate(keras.layers.Layer):
         """The control variate of each example of the batch, shape `(batch_size,)`."""
         return tf.fill([batch_size], tf.convert_to_tensor(self.value))
 
-    def update(self, f, index):
-        """Moves c towards the batch mean of `f`, the per-example f(z_T)."""
-        self.value.assign(self.decay * self.value + (1.0 - self.decay) * cross_replica_mean(f))
+    def update(self, f, index, totals=None):
+        """Moves c towards the global batch mean of `f`, the per-example f(z_T).
+
+        `totals`: `batch_sum_and_count(f)` already summed over the replicas (a
+        training step sums it with everything else in one all-reduce); computed here
+        if None.
+        """
+        if totals is None:
+            totals = sum_over_replicas(batch_sum_and_count(f))
+        mean_f = totals["sum"] / totals["count"]
+        self.value.assign(self.decay * self.value + (1.0 - self.decay) * mean_f)
 
     def get_config(self):
         config = super().get_config()
@@ -104,13 +112,19 @@ class LocalControlVariate(keras.layers.Layer):
             return tf.fill([batch_size], tf.reduce_mean(self.values))
         return tf.gather(self.values, index)
 
-    def update(self, f, index):
+    def update(self, f, index, totals=None):
+        """Updates the entries of `index` (and, in the warm-up, all) from `f`.
+
+        `totals`: as for `GlobalControlVariate.update`.
+        """
         values = tf.convert_to_tensor(self.values)
         index = tf.cast(index, tf.int32)
         # Both rules' cross-replica reductions run outside tf.cond: tf.distribute
         # cannot synchronise replicas inside a conditional branch.
-        mean_f = cross_replica_mean(f)
-        index_all, f_all = gather_global_batch(index, f)
+        if totals is None:
+            totals = sum_over_replicas(batch_sum_and_count(f))
+        mean_f = totals["sum"] / totals["count"]
+        index_all, f_all = gather_indexed_values(index, f)
 
         def global_rule():
             return self.decay * values + (1.0 - self.decay) * mean_f

@@ -3,7 +3,6 @@
 import keras
 import tensorflow as tf
 
-from keras_vcd.distribute import keras_workarounds
 from keras_vcd.models import objectives
 
 
@@ -62,14 +61,13 @@ def training_metrics(objective):
     return metrics
 
 
-def step_values(terms, losses, info, step_size, batch_size):
-    """One step's value of each metric of `training_metrics`, by name.
+def step_values(terms, losses, info, batch_size):
+    """One step's value of each averaged metric of `training_metrics`, by name.
 
     Args:
         terms: the step's `objectives.ForwardTerms`.
         losses: its `objectives.Losses`.
         info: the refiner's info dict, or None where no HMC ran.
-        step_size: the refiner's step size after the step.
         batch_size: the number of examples in the step (this replica's).
     """
     values = {
@@ -81,21 +79,20 @@ def step_values(terms, losses, info, step_size, batch_size):
             log_lik_qt=tf.reduce_mean(terms.log_joint_zt),
             stoch_vcd=tf.reduce_mean(objectives.stochastic_vcd(terms)),
             hmc_accept_rate=info["accept_rate"],
-            hmc_step_size=step_size,
         )
     return values
 
 
-def report(trackers, terms, losses, info, step_size, batch_size):
+def report(trackers, values, step_size=None):
     """Updates `trackers` with one step's values; returns the logs a step hands Keras.
 
     Args:
         trackers: the metrics of `training_metrics`.
-        terms, losses, info, step_size, batch_size: as `step_values`' arguments.
+        values: the step's `step_values` (or their `global_values`).
+        step_size: the refiner's step size after the step; None where no HMC ran.
 
     Returns:
-        {name: the tracker's result so far}, in a form Keras reduces under every
-        strategy (`keras_workarounds.reducible_logs`).
+        {name: the tracker's result so far}.
 
     Example:
 
@@ -104,13 +101,31 @@ def report(trackers, terms, losses, info, step_size, batch_size):
     >>> zeros = tf.zeros([2, 1])
     >>> terms = objectives.ForwardTerms(zeros, tf.ones([2, 1]), zeros, zeros,
     ...                                 tf.constant([-1.0, -3.0]), None, None)
-    >>> logs = metrics.report(metrics.training_metrics("elbo"), terms,
-    ...                       objectives.elbo_losses(terms), None, None, batch_size=2)
+    >>> values = metrics.step_values(terms, objectives.elbo_losses(terms), None, 2)
+    >>> logs = metrics.report(metrics.training_metrics("elbo"), values)
     >>> {name: round(float(value), 3) for name, value in logs.items()}
     {'loss': 2.0, 'elbo': -0.581}
     """
-    values = step_values(terms, losses, info, step_size, batch_size)
+    if step_size is not None:
+        values = dict(values, hmc_step_size=step_size)
     for tracker in trackers:
         tracker.update_state(values[tracker.name])
-    logs = {tracker.name: tracker.result() for tracker in trackers}
-    return keras_workarounds.reducible_logs(logs)
+    return {tracker.name: tracker.result() for tracker in trackers}
+
+
+def examples_weighted(values, batch_size):
+    """`values` (means over this replica's batch) times its size, and the size.
+
+    Summed over replicas (`replicas.sum_over_replicas`), `global_values` of the
+    result are the means over the global batch, the same on every replica.
+    """
+    count = tf.cast(batch_size, tf.float32)
+    return {"sums": {name: tf.cast(value, tf.float32) * count
+                     for name, value in values.items()}, "examples": count}
+
+
+def global_values(weighted_totals):
+    """The means over the global batch from summed `examples_weighted` values."""
+    return {name: total / weighted_totals["examples"]
+            for name, total in weighted_totals["sums"].items()}
+ (One all-reduce per multi-replica step, and keras_vcd's own multi-step loop under tf.distribute (issue 33): gradients, non-finite count, step size, control-variate and metric sums packed into one collective; the optimizers apply pre-summed gradients; several steps per execution unrolled in one tf.function)

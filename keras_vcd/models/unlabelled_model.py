@@ -8,12 +8,15 @@ under XLA, not at all). This base class gives those three methods one hook,
 the model as it was.
 """
 
+import contextlib
+
 import keras
 import numpy as np
 import tensorflow as tf
 
 from keras_vcd import validation
 from keras_vcd.datasets.data_order import shuffled_batches, steps_per_execution_within
+from keras_vcd.distribute import keras_workarounds
 
 # Keras's default batch size, for a fit that gives none.
 _KERAS_BATCH_SIZE = 32
@@ -83,6 +86,28 @@ class UnlabelledModel(keras.Model):
             results.update(result if isinstance(result, dict) else {metric.name: result})
         return results
 
+    def make_train_function(self, force=False):
+        if self.distribute_strategy.num_replicas_in_sync == 1 or self.run_eagerly:
+            return super().make_train_function(force)
+        if self.train_function is None or force:
+            self.train_function = keras_workarounds.multi_replica_train_function(self)
+        return self.train_function
+
+    @contextlib.contextmanager
+    def _one_step_if_multi_replica(self):
+        """Keras's own loops (evaluate, predict): one step per execution with replicas.
+
+        Their multi-step loop fails under tf.distribute (see `make_train_function`);
+        their functions are then always built, and run, at one step.
+        """
+        previous = self.steps_per_execution
+        if self.distribute_strategy.num_replicas_in_sync > 1:
+            self.steps_per_execution = 1
+        try:
+            yield
+        finally:
+            self.steps_per_execution = previous
+
     def fit(self, x=None, y=None, validation_data=None, **kwargs):
         """`keras.Model.fit` on unlabelled data, checked by `prepare_data` first.
 
@@ -104,6 +129,9 @@ class UnlabelledModel(keras.Model):
         if _in_memory(x) and y is None and not kwargs.get("validation_split") \
                 and kwargs.get("steps_per_epoch") is None:
             x, kwargs = self._as_endless_batches(x, kwargs)
+        elif self.distribute_strategy.num_replicas_in_sync > 1:
+            # keras_vcd's multi-replica loop must not run past an epoch's end.
+            self._fit_steps_per_execution(_steps_per_epoch(x, kwargs))
         return super().fit(x, y, validation_data=validation_data, **kwargs)
 
     def _as_endless_batches(self, x, kwargs):
@@ -113,27 +141,35 @@ class UnlabelledModel(keras.Model):
         steps_per_epoch = -(-num_examples // batch_size)
         batches = shuffled_batches(x, batch_size, seed=int(np.random.randint(2**31 - 1)),
                                    shuffle=kwargs.pop("shuffle", True))
-        # The trace is rebuilt when the steps per execution change.
+        self._fit_steps_per_execution(steps_per_epoch)
+        # shuffle=False: the batches come shuffled (Keras warns on a dataset otherwise).
+        return batches, dict(kwargs, steps_per_epoch=steps_per_epoch, shuffle=False)
+
+    def _fit_steps_per_execution(self, steps_per_epoch):
+        # An execution must not run into the next epoch's batches (the trace is rebuilt
+        # when the steps per execution change); one step where the epoch's length is
+        # unknown.
         planned = getattr(self, "_planned_steps_per_execution", self.steps_per_execution)
-        steps = steps_per_execution_within(steps_per_epoch, planned)
+        steps = 1 if steps_per_epoch is None else steps_per_execution_within(
+            steps_per_epoch, planned)
         if steps != self.steps_per_execution:
             self.steps_per_execution = steps
             self.train_function = None
-        # shuffle=False: the batches come shuffled (Keras warns on a dataset otherwise).
-        return batches, dict(kwargs, steps_per_epoch=steps_per_epoch, shuffle=False)
 
     def evaluate(self, x=None, y=None, **kwargs):
         """`keras.Model.evaluate` on unlabelled data, checked by `prepare_data` first."""
         x = self.prepare_data(x, "x")
         self.build_in_scope()
         self.start_evaluation()
-        return super().evaluate(x, y, **kwargs)
+        with self._one_step_if_multi_replica():
+            return super().evaluate(x, y, **kwargs)
 
     def predict(self, x, **kwargs):
         """`keras.Model.predict` on unlabelled data, checked by `prepare_data` first."""
         x = self.prepare_data(x, "x")
         self.build_in_scope()
-        return super().predict(x, **kwargs)
+        with self._one_step_if_multi_replica():
+            return super().predict(x, **kwargs)
 
     def _maybe_symbolic_build(self, iterator=None, data_batch=None):
         # Keras (TF backend, under a strategy) builds from a first batch that it reduces
@@ -141,6 +177,16 @@ class UnlabelledModel(keras.Model):
         # MultiWorkerMirroredStrategy. fit/evaluate/predict have built everything already.
         if not self.built:
             super()._maybe_symbolic_build(iterator=iterator, data_batch=data_batch)
+
+
+def _steps_per_epoch(x, kwargs):
+    """The steps of one epoch of `fit(x, **kwargs)`, or None where it is unknown."""
+    if kwargs.get("steps_per_epoch") is not None:
+        return kwargs["steps_per_epoch"]
+    if isinstance(x, tf.data.Dataset):
+        cardinality = int(x.cardinality())
+        return cardinality if cardinality > 0 else None
+    return None
 
 
 def _in_memory(x):

@@ -6,10 +6,10 @@ import tensorflow as tf
 
 from keras_vcd import mcmc, optimizers, validation
 from keras_vcd.distribute import keras_workarounds
-from keras_vcd.distribute.replicas import zero_unless_all_finite
 from keras_vcd.layers import Decoder, GaussianEncoder, HMCRefine
 from keras_vcd.models import forward as forward_pass
-from keras_vcd.models import gradients, inputs, metrics, objectives, weights_format
+from keras_vcd.models import gradients, inputs, metrics, objectives, step_updates
+from keras_vcd.models import weights_format
 from keras_vcd.models.control_variates import make_control_variate
 from keras_vcd.models.seed_stream import SeedStream
 from keras_vcd.models.unlabelled_model import UnlabelledModel
@@ -153,8 +153,9 @@ class VCDModel(UnlabelledModel):
             run_eagerly: run `train_step` eagerly (debugging only; slow).
 
         Under a strategy with several replicas, `jit_compile` compiles each replica's
-        share of the step, one step per execution (`keras_workarounds.
-        distributed_execution`); `get_compile_config` saves the values asked for.
+        share of the step, and the steps of one execution run in keras_vcd's own loop
+        (`keras_workarounds.multi_replica_train_function`; evaluation runs one step
+        per execution).
         """
         groups = optimizers.group_optimizers_of_compile(
             optimizer, decoder=decoder_optimizer, encoder_mean=encoder_mean_optimizer,
@@ -168,6 +169,10 @@ class VCDModel(UnlabelledModel):
         super().compile(optimizer=self.decoder_optimizer, **execution,
                         run_eagerly=run_eagerly)
         self._replica_step = gradients.replica_step(self, replica_jit and not run_eagerly)
+        # Several replicas: the step sums the gradients itself, in its one all-reduce.
+        self._optimizers_take_summed_gradients = (
+            self.distribute_strategy.num_replicas_in_sync > 1
+            and keras_workarounds.let_caller_sum_gradients(list(groups.values())))
         self._vcd_compile_config = {**optimizers.compile_keywords(groups),
                                     "steps_per_execution": steps_per_execution,
                                     "jit_compile": jit_compile}
@@ -216,19 +221,13 @@ class VCDModel(UnlabelledModel):
         x, index = inputs.split_inputs(data)
         inputs.require_index(self, index)
         x = tf.cast(x, self.compute_dtype)
+        batch_size = tf.shape(x)[0]
         terms, losses, info, grads = self._replica_step(
             x, index, self.seeds.next_training_seed())
-        # What follows changes state and, under a strategy, talks to the other
-        # replicas: it stays outside the replica's compiled step.
-        if info is not None:
-            self.refiner.update_step_size(info["step_size"])
-        grads = zero_unless_all_finite(grads, [losses.encoder, losses.decoder])
-        optimizers.apply_group_gradients(self.parameter_groups(), grads)
-        if self.control_variate_layer is not None:
-            self.control_variate_layer.update(tf.stop_gradient(objectives.f_of_z_t(terms)),
-                                              index)
-        return metrics.report(self._trackers, terms, losses, info, self.refiner.step_size,
-                              tf.shape(x)[0])
+        # What follows changes state and, under a strategy, needs the other replicas:
+        # it stays outside the replica's compiled step (step_updates.py).
+        values = step_updates.apply(self, terms, losses, info, grads, index, batch_size)
+        return metrics.report(self._trackers, values, self._step_size_metric(info))
 
     def test_step(self, data):
         x, _ = inputs.split_inputs(data)
@@ -238,8 +237,12 @@ class VCDModel(UnlabelledModel):
         # Validation examples have no training-set index: local control variates
         # report with their mean.
         losses = self.objective_losses(terms, None, batch_size)
-        return metrics.report(self._trackers, terms, losses, info, self.refiner.step_size,
-                              batch_size)
+        values = metrics.step_values(terms, losses, info, batch_size)
+        logs = metrics.report(self._trackers, values, self._step_size_metric(info))
+        return keras_workarounds.reducible_logs(logs)
+
+    def _step_size_metric(self, info):
+        return None if info is None else self.refiner.step_size
 
     def call(self, x, training=False):
         """The decoder's outputs (e.g. Bernoulli logits) at the encoder mean of `x`."""
