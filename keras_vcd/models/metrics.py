@@ -128,4 +128,3 @@ def global_values(weighted_totals):
     """The means over the global batch from summed `examples_weighted` values."""
     return {name: total / weighted_totals["examples"]
             for name, total in weighted_totals["sums"].items()}
- (One all-reduce per multi-replica step, and keras_vcd's own multi-step loop under tf.distribute (issue 33): gradients, non-finite count, step size, control-variate and metric sums packed into one collective; the optimizers apply pre-summed gradients; several steps per execution unrolled in one tf.function)
