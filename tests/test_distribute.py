@@ -437,7 +437,8 @@ def test_mirrored_fit_runs_and_replicas_agree(mirrored):
 
 
 def test_keras_still_cannot_run_several_steps_per_execution_under_mirrored(mirrored):
-    # Why VCDModel.compile falls back to one step per execution under a strategy. When
+    # Why keras_vcd runs its own multi-step loop under a strategy (keras_workarounds.
+    # multi_replica_train_function) and evaluates one step per execution. When
     # this fails, Keras has fixed keras-team/keras#19246: drop that fallback.
     _, results = mirrored
     assert results["keras_multi_step_error"] is not None, "fixed upstream: see the comment"
